@@ -1,0 +1,23 @@
+"""nst: neural style transfer (Gatys, Ecker and Bethge, CVPR 2016) with Keras and TensorFlow."""
+
+import os
+
+# TensorFlow's C++ info and warning logs are noise for this package's users; errors still show.
+# Set the variable yourself to see them.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+__version__ = "0.1.0"
+
+from nst.config import Config, VGG19_LAYERS  # noqa: E402
+from nst.features import FeatureExtractor  # noqa: E402
+from nst.images import load_image, save_image, show_images  # noqa: E402
+from nst.losses import content_loss, gram_matrix, style_content_loss, style_loss, total_variation_loss  # noqa: E402
+from nst.progress import LiveView, ProgressBar  # noqa: E402
+from nst.transfer import Result, reconstruct_content, stylize, synthesize_style  # noqa: E402
+from nst.weights import WeightsError  # noqa: E402
+
+__all__ = [
+    "Config", "VGG19_LAYERS", "FeatureExtractor", "load_image", "save_image", "show_images", "content_loss",
+    "gram_matrix", "style_content_loss", "style_loss", "total_variation_loss", "LiveView", "ProgressBar",
+    "Result", "reconstruct_content", "stylize", "synthesize_style", "WeightsError",
+]

@@ -1,0 +1,85 @@
+"""Every hyperparameter in one dataclass.
+
+Notebooks change it with ``dataclasses.replace(Config(), steps=50)``; the command line builds one
+flag per field from the same definitions (``help`` in each field's metadata), so the defaults can
+never drift between the API, the CLI and the docs. ``Config.to_json``/``from_json`` round-trip it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+
+# keras.applications.VGG19 convolution layers, in order; the only layers features can be read from.
+VGG19_LAYERS = tuple(
+    f"block{b}_conv{c}" for b, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4)) for c in range(1, n + 1)
+)
+
+OPTIMIZERS = ("lbfgs", "adam")
+INITS = ("content", "noise", "style")
+POOLINGS = ("max", "avg")
+MIN_SIZE, MAX_SIZE = 16, 4096  # VGG19 pools 4 times before block5: 16 px is the least it can see
+
+
+def _field(default, help: str, **metadata):
+    return field(default=default, metadata={"help": help, **metadata})
+
+
+@dataclass(frozen=True)
+class Config:
+    """Hyperparameters of a style transfer run. Weights use the TensorFlow tutorial's normalisation."""
+
+    size: int = _field(512, "long side of the output image, in pixels; the style image is resized the same way")
+    steps: int = _field(300, "optimisation steps (L-BFGS iterations or Adam updates)")
+    optimizer: str = _field("lbfgs", "lbfgs (SciPy L-BFGS-B, bounded to [0, 1]) or adam", choices=OPTIMIZERS)
+    learning_rate: float = _field(0.02, "Adam step size on pixels in [0, 1] (ignored by L-BFGS)")
+    init: str = _field("content", "starting image: the content photo, seeded noise, or the style image", choices=INITS)
+    content_weight: float = _field(1e4, "weight of the content loss")
+    style_weight: float = _field(1e-2, "weight of the style loss")
+    tv_weight: float = _field(30.0, "weight of the total-variation (smoothness) loss")
+    content_layers: tuple[str, ...] = _field(("block5_conv2",), "VGG19 layers whose features the output must match")
+    style_layers: tuple[str, ...] = _field(
+        ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
+        "VGG19 layers whose Gram matrices the output must match (equal weight each)",
+    )
+    pooling: str = _field("max", "VGG19 pooling: max (as trained) or avg (Gatys et al.)", choices=POOLINGS)
+    seed: int = _field(0, "random seed for the noise initialisation")
+    weights: str = _field("imagenet", "VGG19 weights: imagenet (Keras cache/download, or $NST_WEIGHTS) or a .h5 path")
+
+    def __post_init__(self) -> None:
+        # Lists from JSON or the CLI become tuples so that a Config stays hashable and immutable.
+        for name in ("content_layers", "style_layers"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` with a message that says what to change."""
+        if not MIN_SIZE <= self.size <= MAX_SIZE:
+            raise ValueError(f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {self.size}")
+        if self.steps < 0:
+            raise ValueError(f"steps must be 0 or more, got {self.steps}")
+        for name, choices in (("optimizer", OPTIMIZERS), ("init", INITS), ("pooling", POOLINGS)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}; got '{getattr(self, name)}'")
+        for name in ("learning_rate", "content_weight", "style_weight", "tv_weight"):
+            value = getattr(self, name)
+            if not value >= 0 or value == float("inf"):  # also catches NaN
+                raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        for name in ("content_layers", "style_layers"):
+            layers = getattr(self, name)
+            unknown = [layer for layer in layers if layer not in VGG19_LAYERS]
+            if unknown:
+                raise ValueError(f"unknown {name[:-1].replace('_', ' ')} '{unknown[0]}'; "
+                                 f"choose from {', '.join(VGG19_LAYERS)}")
+        if self.content_weight > 0 and not self.content_layers:
+            raise ValueError("content_weight > 0 needs at least one content layer")
+        if self.style_weight > 0 and not self.style_layers:
+            raise ValueError("style_weight > 0 needs at least one style layer")
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Config:
+        return cls(**json.loads(text))

@@ -1,0 +1,125 @@
+"""Reading, writing and showing images as float32 tensors ``(1, H, W, 3)`` with values in [0, 1]."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from nst.config import MIN_SIZE
+
+EXIF_ORIENTATION = 0x0112
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode to 8-bit RGB; transparent pixels become white, 16-bit greys keep their range."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        grey = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if grey.max() > 255 else 255.0
+        image = Image.fromarray(np.clip(grey / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        image = Image.alpha_composite(white, rgba)
+    return image.convert("RGB")
+
+
+def fit_size(width: int, height: int, max_dim: int) -> tuple[int, int]:
+    """The ``(width, height)`` whose long side is ``max_dim``, aspect ratio kept (rounded)."""
+    scale = max_dim / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def load_image(path: str | os.PathLike, max_dim: int | None = 512) -> tf.Tensor:
+    """Read an image file as a float32 tensor ``(1, H, W, 3)`` in [0, 1].
+
+    The EXIF orientation is applied, every Pillow mode becomes RGB, and the image is resized
+    (Lanczos) so that its long side is ``max_dim`` (``None`` keeps the file's size).
+    Raises ``ValueError`` (or ``FileNotFoundError``) with a one-line reason for anything unusable.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"'{path}' does not exist")
+    if path.is_dir():
+        raise ValueError(f"'{path}' is a directory, not an image file")
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            if image.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):  # rotated by 90 degrees
+                width, height = height, width
+            if max_dim is not None:
+                width, height = fit_size(width, height, max_dim)
+                # JPEGs can decode straight to a smaller size: far less memory for big photos.
+                image.draft("RGB", (max_dim, max_dim))
+            image = ImageOps.exif_transpose(image)
+            image.load()
+            rgb = _to_rgb(image)
+    except Image.DecompressionBombError as e:
+        raise ValueError(f"'{path}' is refused as a possible decompression bomb ({e})") from None
+    except UnidentifiedImageError:
+        raise ValueError(f"'{path}' is not an image Pillow can read") from None
+    except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
+        raise ValueError(f"'{path}' could not be decoded ({e})") from None
+    if max_dim is not None and min(width, height) < MIN_SIZE:
+        raise ValueError(f"'{path}' would be {width}x{height} px at size {max_dim}; "
+                         f"VGG19 needs at least {MIN_SIZE} px on each side: use a less elongated image")
+    if (width, height) != rgb.size:
+        rgb = rgb.resize((width, height), Image.Resampling.LANCZOS)
+    array = np.asarray(rgb, dtype=np.float32) / 255.0  # (H, W, 3)
+    return tf.constant(array[np.newaxis])  # (1, H, W, 3)
+
+
+def to_uint8(image: tf.Tensor | np.ndarray) -> np.ndarray:
+    """``(1, H, W, 3)`` or ``(H, W, 3)`` floats in [0, 1] to an ``(H, W, 3)`` uint8 array."""
+    array = np.asarray(image, dtype=np.float32)
+    if array.ndim == 4:
+        array = array[0]
+    return np.clip(np.round(array * 255.0), 0, 255).astype(np.uint8)
+
+
+def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
+    """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    Readers never see a half-written file, and an existing ``path`` is replaced only once the new
+    content is complete; on any error (Ctrl-C included) the temporary file is removed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+def save_image(image: tf.Tensor | np.ndarray, path: str | os.PathLike) -> Path:
+    """Write a PNG or JPEG (by the file's extension) atomically."""
+    fmt = SAVE_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ValueError(f"cannot save '{path}': use a .png, .jpg or .jpeg file name")
+    options = {"quality": 95} if fmt == "JPEG" else {}
+    return write_atomically(path, lambda f: Image.fromarray(to_uint8(image)).save(f, format=fmt, **options))
+
+
+def show_images(images: list, titles: list[str] | None = None, width: float = 4.0) -> None:
+    """Show images in one row with titles (matplotlib, inline in notebooks)."""
+    import matplotlib.pyplot as plt
+
+    titles = titles or [""] * len(images)
+    fig, axes = plt.subplots(1, len(images), figsize=(width * len(images), width), squeeze=False)
+    for ax, image, title in zip(axes[0], images, titles):
+        ax.imshow(to_uint8(image))
+        ax.set_title(title)
+        ax.axis("off")
+    fig.tight_layout()
+    plt.show()

@@ -1,0 +1,62 @@
+"""Callbacks that show a run while it goes: a progress bar, and a live view for notebooks.
+
+Both have the signature ``callback(step, losses, image)`` that ``stylize`` and friends call.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+
+class ProgressBar:
+    """A tqdm bar (text in a terminal, a widget in Jupyter) showing the current losses."""
+
+    def __init__(self, steps: int, desc: str | None = None, **tqdm_kwargs) -> None:
+        self.bar = tqdm(total=steps, desc=desc, unit="step", **tqdm_kwargs)
+
+    def __call__(self, step: int, losses: dict, image: tf.Tensor) -> None:
+        self.bar.update(step - self.bar.n)
+        self.bar.set_postfix({name: f"{value:.3g}" for name, value in losses.items()}, refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class LiveView:
+    """Redraws, every ``every`` steps, the loss curves (log scale) beside the current image.
+
+    Like d2l's ``Animator``: the figure is replaced in place with ``clear_output(wait=True)``.
+    """
+
+    def __init__(self, every: int = 10, title: str = "") -> None:
+        self.every, self.title = every, title
+        self.steps: list[int] = []
+        self.losses: dict[str, list[float]] = {}
+
+    def __call__(self, step: int, losses: dict, image: tf.Tensor) -> None:
+        self.steps.append(step)
+        for name, value in losses.items():
+            self.losses.setdefault(name, []).append(value)
+        if step % self.every == 0:
+            self.draw(image)
+
+    def draw(self, image: tf.Tensor) -> None:
+        import matplotlib.pyplot as plt
+        from IPython.display import clear_output, display
+
+        from nst.images import to_uint8
+
+        fig, (curves, picture) = plt.subplots(1, 2, figsize=(10, 4))
+        for name, values in self.losses.items():
+            if any(v > 0 for v in values):
+                curves.plot(self.steps, values, label=name)
+        curves.set(xlabel="step", ylabel="weighted loss", yscale="log", title=self.title)
+        curves.legend()
+        picture.imshow(to_uint8(image))
+        picture.set_title(f"step {self.steps[-1]}")
+        picture.axis("off")
+        fig.tight_layout()
+        clear_output(wait=True)
+        display(fig)
+        plt.close(fig)

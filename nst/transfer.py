@@ -1,0 +1,269 @@
+"""Optimising the pixels of an image: style transfer and its two subproblems.
+
+Only the image changes; VGG19 stays frozen. Each *step* is one forward and backward pass through
+VGG19 for Adam, and one L-BFGS iteration (usually one pass, sometimes a few) for L-BFGS.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import keras
+import numpy as np
+import scipy.optimize
+import tensorflow as tf
+
+from nst.config import Config
+from nst.features import FeatureExtractor
+from nst.images import load_image
+from nst.losses import gram_matrix, style_content_loss
+
+Callback = Callable[[int, dict, tf.Tensor], None]
+"""``callback(step, losses, image)``: losses is ``{"content", "style", "tv", "total"}`` as floats."""
+
+ImageLike = tf.Tensor | np.ndarray | str | os.PathLike
+
+
+@dataclass
+class Result:
+    """What a run produced: the lowest-loss image seen and the losses of every step."""
+
+    image: tf.Tensor  # (1, H, W, 3) in [0, 1]
+    history: list[dict]  # per step: step, seconds since the start, content, style, tv, total
+    model: dict  # FeatureExtractor.describe()
+    config: Config
+    seconds: float
+    interrupted: bool = False
+
+    @property
+    def final(self) -> dict:
+        """The losses of ``image`` (the best entry of the history)."""
+        return min(self.history, key=lambda entry: entry["total"])
+
+    def metrics(self) -> dict:
+        """Everything worth publishing about the run, JSON-serialisable."""
+        steps = self.history[-1]["step"] if self.history else 0
+        return {
+            "model": self.model,
+            "config": dataclasses.asdict(self.config),
+            "image_size": {"height": int(self.image.shape[1]), "width": int(self.image.shape[2])},
+            "device": device_name(),
+            "versions": versions(),
+            "final": {k: self.final[k] for k in ("step", "content", "style", "tv", "total")},
+            "steps": steps,
+            "seconds": round(self.seconds, 3),
+            "steps_per_second": round(steps / self.seconds, 3) if self.seconds > 0 else None,
+            "interrupted": self.interrupted,
+            "history": self.history,
+        }
+
+
+def device_name() -> str:
+    """The GPU's name if TensorFlow sees one, else the CPU's."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        return "GPU: " + tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {cpu} ({os.cpu_count()} cores)"
+
+
+def versions() -> dict:
+    import nst
+
+    return {"python": sys.version.split()[0], "tensorflow": tf.__version__, "keras": keras.__version__,
+            "nst": nst.__version__}
+
+
+class _Recorder:
+    """Keeps the history and the best image, and passes each step on to the user's callback."""
+
+    def __init__(self, callback: Callback | None) -> None:
+        self.callback = callback
+        self.history: list[dict] = []
+        self.best_image: tf.Tensor | None = None
+        self.best_total = float("inf")
+        self.start = time.perf_counter()
+
+    def __call__(self, step: int, terms: dict[str, tf.Tensor], image: tf.Tensor) -> None:
+        losses = {name: float(value) for name, value in terms.items()}
+        entry = {"step": step, "seconds": round(time.perf_counter() - self.start, 4), **losses}
+        if losses["total"] < self.best_total:
+            self.best_total, self.best_image = losses["total"], tf.convert_to_tensor(image)
+        self.history.append(entry)
+        if self.callback is not None:
+            self.callback(step, losses, image)
+
+
+def _run_adam(loss_fn: Callable, image: tf.Tensor, config: Config, record: _Recorder) -> None:
+    """Adam on the pixels, one traced ``train_step`` per update, clipped to [0, 1] after each.
+
+    beta_1 = 0.99 and epsilon = 0.1 are the TensorFlow tutorial's: a large epsilon damps the
+    first steps, when the second-moment estimate is still tiny.
+    """
+    image = tf.Variable(image)
+    optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.99, epsilon=0.1)
+    optimizer.build([image])  # its slots now, not inside train_step: that would trace it twice
+
+    @tf.function
+    def train_step():
+        before = tf.identity(image)  # the image the returned losses belong to
+        with tf.GradientTape() as tape:
+            terms = loss_fn(image)
+        grad = tape.gradient(terms["total"], image)
+        optimizer.apply_gradients([(grad, image)])
+        image.assign(tf.clip_by_value(image, 0.0, 1.0))
+        return terms, before
+
+    for step in range(config.steps):
+        terms, before = train_step()
+        record(step, terms, before)
+    record(config.steps, loss_fn(image), tf.identity(image))  # score the last update too (eagerly: no trace)
+
+
+def _run_lbfgs(loss_fn: Callable, image: tf.Tensor, config: Config, record: _Recorder) -> None:
+    """SciPy's L-BFGS-B on the pixels, with the box [0, 1] as bounds (no clipping needed).
+
+    The loss and its gradient come from one traced function; SciPy works in float64 on the
+    flattened image.
+    """
+    shape = image.shape
+
+    @tf.function
+    def value_and_grad(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            terms = loss_fn(x)
+        return terms, tape.gradient(terms["total"], x)
+
+    last: dict = {}
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        x = tf.constant(x.reshape(shape), tf.float32)
+        terms, grad = value_and_grad(x)
+        if not last:
+            record(0, terms, x)
+        last.update(terms=terms, image=x, iteration=last.get("iteration", 0))
+        return float(terms["total"]), grad.numpy().ravel().astype(np.float64)
+
+    def on_iteration(_xk: np.ndarray) -> None:
+        # L-BFGS-B's line search ends on the point it accepts, so the last evaluation is the new iterate.
+        last["iteration"] += 1
+        record(last["iteration"], last["terms"], last["image"])
+
+    if config.steps == 0:
+        fun(image.numpy().ravel().astype(np.float64))
+        return
+    scipy.optimize.minimize(
+        fun, image.numpy().ravel().astype(np.float64), jac=True, method="L-BFGS-B",
+        bounds=scipy.optimize.Bounds(0.0, 1.0), callback=on_iteration,
+        options={"maxiter": config.steps, "maxfun": 2 * config.steps, "ftol": 0.0, "gtol": 0.0},
+    )
+
+
+def _as_image(image: ImageLike, size: int) -> tf.Tensor:
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image, size)
+    image = tf.convert_to_tensor(image, tf.float32)
+    if image.shape.rank == 3:
+        image = image[tf.newaxis]
+    if image.shape.rank != 4 or image.shape[0] != 1 or image.shape[-1] != 3:
+        raise ValueError(f"expected an image of shape (1, H, W, 3) or (H, W, 3), got {tuple(image.shape)}")
+    return image
+
+
+def _initial_image(config: Config, shape: tf.TensorShape, content: tf.Tensor | None,
+                   style: tf.Tensor | None) -> tf.Tensor:
+    if config.init == "content" and content is not None:
+        return content
+    if config.init == "style" and style is not None:
+        return tf.image.resize(style, shape[1:3], method="bilinear", antialias=True)
+    if config.init == "noise":
+        return tf.random.stateless_uniform(shape, seed=[config.seed, 0])  # (1, H, W, 3) in [0, 1)
+    raise ValueError(f"init='{config.init}' needs a {config.init} image")
+
+
+def _transfer(content: ImageLike | None, style: ImageLike | None, config: Config,
+              callback: Callback | None, extractor: FeatureExtractor | None) -> Result:
+    content = None if content is None else _as_image(content, config.size)
+    style = None if style is None else _as_image(style, config.size)
+    use_content = content is not None and config.content_weight > 0
+    use_style = style is not None and config.style_weight > 0
+    layers = (config.content_layers if use_content else ()) + (config.style_layers if use_style else ())
+    if extractor is None:
+        extractor = FeatureExtractor(layers or config.content_layers, config.weights, config.pooling)
+    missing = [name for name in layers if name not in extractor.layer_names]
+    if missing:
+        raise ValueError(f"the extractor does not compute layer '{missing[0]}'")
+
+    # The targets are computed once: P_l for content, A_l = Gram of the style image for style.
+    content_targets = {}
+    if use_content:
+        features = extractor(content)
+        content_targets = {name: features[name] for name in config.content_layers}
+    style_targets = {}
+    if use_style:
+        features = extractor(style)
+        style_targets = {name: gram_matrix(features[name]) for name in config.style_layers}
+
+    def loss_fn(image: tf.Tensor) -> dict[str, tf.Tensor]:
+        return style_content_loss(image, extractor(image), content_targets, style_targets,
+                                  config.content_weight, config.style_weight, config.tv_weight)
+
+    reference = content if content is not None else style
+    image = _initial_image(config, reference.shape, content, style)
+    record = _Recorder(callback)
+    run = _run_lbfgs if config.optimizer == "lbfgs" else _run_adam
+    interrupted = False
+    try:
+        run(loss_fn, image, config, record)
+    except KeyboardInterrupt:
+        interrupted = True
+        if record.best_image is None:
+            raise
+    return Result(image=record.best_image, history=record.history, model=extractor.describe(), config=config,
+                  seconds=time.perf_counter() - record.start, interrupted=interrupted)
+
+
+def stylize(content: ImageLike, style: ImageLike, config: Config = Config(), callback: Callback | None = None,
+            extractor: FeatureExtractor | None = None) -> Result:
+    """Render ``content`` in the style of ``style`` (Gatys et al. 2016).
+
+    Minimises ``α·content_loss + β·style_loss + γ·total_variation_loss`` over the pixels of an
+    image started from ``config.init``. Images are file paths (loaded at ``config.size``) or float
+    tensors in [0, 1] (used at their own size). ``callback(step, losses, image)`` is called after each
+    step. Ctrl-C stops the run early and returns the best image so far with ``interrupted=True``.
+    """
+    return _transfer(content, style, config, callback, extractor)
+
+
+def reconstruct_content(content: ImageLike, layers: tuple[str, ...] = ("block4_conv2",), config: Config = Config(),
+                        callback: Callback | None = None, extractor: FeatureExtractor | None = None) -> Result:
+    """From seeded noise, find an image whose features at ``layers`` match ``content``'s: content loss alone."""
+    config = dataclasses.replace(config, content_layers=tuple(layers), style_weight=0.0, tv_weight=0.0,
+                                 init="noise")
+    return _transfer(content, None, config, callback, extractor)
+
+
+def synthesize_style(style: ImageLike, layers: tuple[str, ...] = Config.style_layers, config: Config = Config(),
+                     callback: Callback | None = None, extractor: FeatureExtractor | None = None) -> Result:
+    """From seeded noise, find an image whose Gram matrices at ``layers`` match ``style``'s: style loss alone.
+
+    The result has the style image's size (long side ``config.size``) and its texture, but no layout.
+    """
+    config = dataclasses.replace(config, style_layers=tuple(layers), content_weight=0.0, tv_weight=0.0,
+                                 init="noise")
+    return _transfer(None, style, config, callback, extractor)

@@ -1,0 +1,63 @@
+"""The losses against values computed by hand and against naive NumPy loops."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from nst import content_loss, gram_matrix, style_content_loss, style_loss, total_variation_loss
+
+
+def test_gram_matrix_of_a_2x2x2_tensor_by_hand():
+    # Channel 0 holds 1, 2, 3, 4 and channel 1 holds 0, 1, 0, 1 over the four positions.
+    features = tf.constant([[[[1.0, 0.0], [2.0, 1.0]], [[3.0, 0.0], [4.0, 1.0]]]])  # (1, 2, 2, 2)
+    # G00 = (1+4+9+16)/4 = 7.5, G01 = (0+2+0+4)/4 = 1.5, G11 = (0+1+0+1)/4 = 0.5
+    np.testing.assert_allclose(gram_matrix(features).numpy(), [[[7.5, 1.5], [1.5, 0.5]]])
+
+
+def test_gram_matrix_matches_a_naive_loop():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(2, 5, 3, 4)).astype(np.float32)
+    expected = np.zeros((2, 4, 4))
+    for b in range(2):
+        for c in range(4):
+            for d in range(4):
+                expected[b, c, d] = sum(features[b, i, j, c] * features[b, i, j, d]
+                                        for i in range(5) for j in range(3)) / 15
+    np.testing.assert_allclose(gram_matrix(tf.constant(features)).numpy(), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_content_loss_is_zero_at_its_target_and_a_mean_of_layer_means_elsewhere():
+    target = {"a": tf.zeros((1, 2, 2, 3)), "b": tf.zeros((1, 1, 1, 2))}
+    assert float(content_loss(target, target)) == 0.0
+    features = {"a": tf.ones((1, 2, 2, 3)), "b": tf.fill((1, 1, 1, 2), 2.0)}
+    # layer a: mean(1²) = 1; layer b: mean(2²) = 4; averaged over the two layers: 2.5
+    assert float(content_loss(features, target)) == pytest.approx(2.5)
+
+
+def test_style_loss_by_hand():
+    features = {"a": tf.constant([[[[1.0, 0.0], [2.0, 1.0]], [[3.0, 0.0], [4.0, 1.0]]]])}
+    targets = {"a": tf.zeros((1, 2, 2))}
+    # mean of the squared Gram entries: (7.5² + 1.5² + 1.5² + 0.5²) / 4 = 61 / 4
+    assert float(style_loss(features, targets)) == pytest.approx(61 / 4)
+    assert float(style_loss(features, {"a": gram_matrix(features["a"])})) == 0.0
+    assert float(style_loss(features, targets, {"a": 0.5})) == pytest.approx(61 / 8)
+
+
+def test_total_variation_by_hand():
+    image = tf.constant([[[[0.0], [1.0]], [[1.0], [1.0]]]])  # (1, 2, 2, 1): 0 1 / 1 1
+    # down: |1-0| + |1-1| = 1; right: |1-0| + |1-1| = 1
+    assert float(total_variation_loss(image)) == pytest.approx(2.0)
+    assert float(total_variation_loss(tf.ones((1, 8, 8, 3)))) == 0.0
+
+
+def test_style_content_loss_weights_each_term_and_sums_them():
+    image = tf.constant([[[[0.0], [1.0]], [[1.0], [1.0]]]])
+    features = {"c": tf.ones((1, 2, 2, 1)), "s": tf.constant([[[[1.0, 0.0], [2.0, 1.0]], [[3.0, 0.0], [4.0, 1.0]]]])}
+    terms = style_content_loss(image, features, {"c": tf.zeros((1, 2, 2, 1))}, {"s": tf.zeros((1, 2, 2))},
+                               content_weight=10.0, style_weight=2.0, tv_weight=3.0)
+    assert float(terms["content"]) == pytest.approx(10.0)
+    assert float(terms["style"]) == pytest.approx(2.0 * 61 / 4)
+    assert float(terms["tv"]) == pytest.approx(6.0)
+    assert float(terms["total"]) == pytest.approx(10.0 + 30.5 + 6.0)
+    off = style_content_loss(image, features, {}, {}, 1.0, 1.0, 0.0)
+    assert float(off["total"]) == 0.0
