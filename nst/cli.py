@@ -13,16 +13,27 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import NamedTuple
+
+import tensorflow as tf
 
 from nst.config import Config
+from nst.features import FeatureExtractor
 from nst.images import SAVE_FORMATS, load_image, save_image, write_atomically
 from nst.progress import ProgressBar
-from nst.transfer import stylize
+from nst.transfer import extractor_for, stylize
 from nst.weights import WeightsError
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 DEMO = (("china.jpg", "great_wave.jpg"), ("chelsea.jpg", "starry_night.jpg"))  # (content, style) in data/
 EXIT_BAD_INPUT, EXIT_INTERRUPTED = 2, 130
+
+
+class Job(NamedTuple):
+    content: Path
+    style: Path
+    output: Path
+    metrics: Path | None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -72,31 +83,26 @@ def _on_sigterm(signum, frame):
     raise KeyboardInterrupt  # handled like Ctrl-C: keep the best image so far
 
 
-def run_one(content: Path, style: Path, output: Path, metrics: Path | None, config: Config, save_every: int) -> bool:
+def run_one(content: tf.Tensor, style: tf.Tensor, job: Job, config: Config, extractor: FeatureExtractor,
+            save_every: int) -> bool:
     """Stylise one pair and write the results. Returns False when the run was interrupted."""
-    _check_output(output, [content, style], tuple(SAVE_FORMATS))
-    if metrics is not None:
-        _check_output(metrics, [content, style, output], (".json",))
-    # Load both images before the network: a bad file fails in a second, not after the model loads.
-    content_image, style_image = load_image(content, config.size), load_image(style, config.size)
-
-    bar = ProgressBar(config.steps, desc=f"{content.name} x {style.name}")
+    bar = ProgressBar(config.steps, desc=f"{job.content.name} x {job.style.name}")
 
     def callback(step, losses, image):
         bar(step, losses, image)
         if save_every and step % save_every == 0 and 0 < step < config.steps:
-            save_image(image, output.with_name(f"{output.stem}_step{step}{output.suffix}"))
+            save_image(image, job.output.with_name(f"{job.output.stem}_step{step}{job.output.suffix}"))
 
     try:
-        result = stylize(content_image, style_image, config, callback=callback)
+        result = stylize(content, style, config, callback=callback, extractor=extractor)
     finally:
         bar.close()
-    save_image(result.image, output)
-    if metrics is not None:
-        record = {"content": str(content), "style": str(style), "output": str(output), **result.metrics()}
-        write_atomically(metrics, lambda f: f.write(json.dumps(record, indent=1).encode()))
+    save_image(result.image, job.output)
+    if job.metrics is not None:
+        record = {"content": str(job.content), "style": str(job.style), "output": str(job.output), **result.metrics()}
+        write_atomically(job.metrics, lambda f: f.write(json.dumps(record, indent=1).encode()))
     final = result.final
-    written = f"{output}" + (f" and {metrics}" if metrics else "")
+    written = f"{job.output}" + (f" and {job.metrics}" if job.metrics else "")
     if result.interrupted:
         print(f"interrupted: saved the best image so far (step {final['step']}) to {written}", file=sys.stderr)
         return False
@@ -106,6 +112,20 @@ def run_one(content: Path, style: Path, output: Path, metrics: Path | None, conf
     return True
 
 
+def _jobs(args: argparse.Namespace) -> list[Job]:
+    if (args.content is None) != (args.style is None):
+        raise ValueError("give both a content and a style image, or neither for the demo")
+    if args.content is None:
+        if not DATA.is_dir():
+            raise ValueError(f"the demo needs the data/ folder of a clone of the repository ({DATA} is missing)")
+        outputs = [Path("outputs") / f"{Path(c).stem}_{Path(s).stem}.png" for c, s in DEMO]
+        return [Job(DATA / "content" / c, DATA / "style" / s, out, out.with_suffix(".json"))
+                for (c, s), out in zip(DEMO, outputs)]
+    content, style = Path(args.content), Path(args.style)
+    output = Path(args.output or Path("outputs") / f"{content.stem}_{style.stem}.png")
+    return [Job(content, style, output, Path(args.metrics) if args.metrics else None)]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
@@ -113,20 +133,17 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from_args(args)
         if args.save_every < 0:
             raise ValueError(f"--save-every must be 0 or more, got {args.save_every}")
-        if (args.content is None) != (args.style is None):
-            raise ValueError("give both a content and a style image, or neither for the demo")
-        if args.content is None:
-            if not DATA.is_dir():
-                raise ValueError(f"the demo needs the data/ folder of a clone of the repository ({DATA} is missing)")
-            jobs = [(DATA / "content" / c, DATA / "style" / s,
-                     Path("outputs") / f"{Path(c).stem}_{Path(s).stem}.png") for c, s in DEMO]
-            jobs = [(c, s, out, out.with_suffix(".json")) for c, s, out in jobs]
-        else:
-            content, style = Path(args.content), Path(args.style)
-            output = Path(args.output or Path("outputs") / f"{content.stem}_{style.stem}.png")
-            jobs = [(content, style, output, Path(args.metrics) if args.metrics else None)]
-        for content, style, output, metrics in jobs:
-            if not run_one(content, style, output, metrics, config, args.save_every):
+        jobs = _jobs(args)
+        # Check every path and decode every image before loading the network: a bad file fails in a second.
+        images = []
+        for job in jobs:
+            _check_output(job.output, [job.content, job.style], tuple(SAVE_FORMATS))
+            if job.metrics is not None:
+                _check_output(job.metrics, [job.content, job.style, job.output], (".json",))
+            images.append((load_image(job.content, config.size), load_image(job.style, config.size)))
+        extractor = extractor_for(config)
+        for job, (content, style) in zip(jobs, images):
+            if not run_one(content, style, job, config, extractor, args.save_every):
                 return EXIT_INTERRUPTED
     except (ValueError, OSError, WeightsError) as e:
         print(f"nst: error: {e}", file=sys.stderr)

@@ -196,15 +196,21 @@ def _initial_image(config: Config, shape: tf.TensorShape, content: tf.Tensor | N
     raise ValueError(f"init='{config.init}' needs a {config.init} image")
 
 
+def extractor_for(config: Config, content: bool = True, style: bool = True) -> FeatureExtractor:
+    """The extractor a run with ``config`` needs: its content and style layers whose weight is not 0."""
+    layers = ((config.content_layers if content and config.content_weight > 0 else ())
+              + (config.style_layers if style and config.style_weight > 0 else ()))
+    return FeatureExtractor(layers or config.content_layers, config.weights, config.pooling)
+
+
 def _transfer(content: ImageLike | None, style: ImageLike | None, config: Config,
               callback: Callback | None, extractor: FeatureExtractor | None) -> Result:
     content = None if content is None else _as_image(content, config.size)
     style = None if style is None else _as_image(style, config.size)
     use_content = content is not None and config.content_weight > 0
     use_style = style is not None and config.style_weight > 0
+    extractor = extractor or extractor_for(config, use_content, use_style)
     layers = (config.content_layers if use_content else ()) + (config.style_layers if use_style else ())
-    if extractor is None:
-        extractor = FeatureExtractor(layers or config.content_layers, config.weights, config.pooling)
     missing = [name for name in layers if name not in extractor.layer_names]
     if missing:
         raise ValueError(f"the extractor does not compute layer '{missing[0]}'")

@@ -1,0 +1,120 @@
+"""The command line: each bad input gets one line and exit code 2; outputs are complete or absent."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nst import Config, FeatureExtractor, load_image, style_content_loss
+from nst.cli import main
+from nst.losses import gram_matrix
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def bad_files(tmp_path, content_path):
+    (tmp_path / "text.jpg").write_text("not an image")
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "cut.jpg").write_bytes(content_path.read_bytes()[:3000])
+    (tmp_path / "a dir").mkdir()
+    return tmp_path
+
+
+@pytest.mark.parametrize("args, message", [
+    (["{tmp}/missing.jpg", "{style}"], "does not exist"),
+    (["{tmp}/text.jpg", "{style}"], "is not an image"),
+    (["{content}", "{tmp}/empty.png"], "is not an image"),
+    (["{content}", "{tmp}/cut.jpg"], "could not be decoded"),
+    (["{content}", "{tmp}/a dir"], "is a directory"),
+    (["{content}", "{style}", "--size", "0"], "size must be between 16 and 4096"),
+    (["{content}", "{style}", "--size", "100000"], "size must be between 16 and 4096"),
+    (["{content}", "{style}", "--style-layers", "block1_conv1", "conv9"], "unknown style layer 'conv9'"),
+    (["{content}", "{style}", "--style-weight", "-1"], "style_weight must be a finite number >= 0"),
+    (["{content}", "{style}", "-o", "{tmp}/a dir"], "is a directory"),
+    (["{content}", "{style}", "-o", "{content}"], "is one of the input images"),
+    (["{content}", "{style}", "-o", "{tmp}/out.gif"], "must end in .png, .jpg, .jpeg"),
+    (["{content}", "{style}", "--metrics", "{tmp}/a dir"], "is a directory"),
+    (["{content}"], "give both a content and a style image"),
+    (["{content}", "{style}", "--steps", "many"], "invalid int value: 'many'"),
+    (["{content}", "{style}", "--optimizer", "sgd"], "invalid choice: 'sgd'"),
+    (["{content}", "{style}", "--weights", "{tmp}/none.h5"], "weights file '.*none.h5' does not exist"),
+])
+def test_bad_input_gets_one_line_and_exit_code_2(bad_files, content_path, style_path, capsys, args, message):
+    args = [a.format(tmp=bad_files, content=content_path, style=style_path) for a in args]
+    try:
+        code = main(args)
+    except SystemExit as e:  # argparse's own errors leave through exit()
+        code = e.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("nst: error: ")
+    assert __import__("re").search(message, err), err
+    assert not list(bad_files.glob("*.png.*")) and not (bad_files / "out.gif").exists()
+
+
+def test_a_failed_run_leaves_an_existing_output_untouched(tmp_path, content_path, bad_files):
+    output = tmp_path / "out.png"
+    output.write_bytes(b"previous result")
+    assert main([str(content_path), str(bad_files / "cut.jpg"), "-o", str(output)]) == 2
+    assert output.read_bytes() == b"previous result"
+
+
+def test_no_traceback_from_the_real_command(tmp_path):
+    (tmp_path / "x.jpg").write_text("text")
+    run = subprocess.run([sys.executable, "-m", "nst", str(tmp_path / "x.jpg"), str(tmp_path / "x.jpg"),
+                          "-o", str(tmp_path / "o.png")], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 2
+    assert "Traceback" not in run.stderr
+    assert run.stderr.strip().splitlines()[-1].startswith("nst: error: ")
+
+
+# --- with the real ImageNet weights -------------------------------------------------------------
+
+def test_a_run_writes_the_image_and_metrics_whose_losses_can_be_recomputed(tmp_path, content_path, style_path):
+    output, metrics = tmp_path / "out.png", tmp_path / "m.json"
+    assert main([str(content_path), str(style_path), "-o", str(output), "--metrics", str(metrics),
+                 "--size", "64", "--steps", "6", "--save-every", "3"]) == 0
+    record = json.loads(metrics.read_text())
+    assert (tmp_path / "out_step3.png").exists()
+    assert record["model"]["weights_md5"] == "253f8cb515780f3b799900260a226db6"
+    assert record["model"]["parameters"] == 15304768  # the 14 conv layers up to block5_conv2: 20,024,384 less two
+    assert [e["step"] for e in record["history"]] == list(range(7))
+    assert set(record["history"][0]) == {"step", "seconds", "content", "style", "tv", "total"}
+    assert record["steps"] == 6 and record["steps_per_second"] > 0 and record["device"]
+    assert record["versions"]["tensorflow"] and record["config"]["size"] == 64
+
+    # Anyone can recompute the final losses from the saved image (8-bit rounding aside).
+    config = Config(**record["config"])
+    extractor = FeatureExtractor(config.content_layers + config.style_layers)
+    content, style, image = (load_image(p, 64) for p in (content_path, style_path, output))
+    content_features, style_features = extractor(content), extractor(style)
+    terms = style_content_loss(image, extractor(image), {n: content_features[n] for n in config.content_layers},
+                               {n: gram_matrix(style_features[n]) for n in config.style_layers},
+                               config.content_weight, config.style_weight, config.tv_weight)
+    for name in ("content", "style", "tv", "total"):
+        assert float(terms[name]) == pytest.approx(record["final"][name], rel=0.05)
+
+
+def test_ctrl_c_saves_the_best_image_and_metrics_and_exits_130(tmp_path, content_path, style_path):
+    output, metrics = tmp_path / "out.png", tmp_path / "m.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nst", str(content_path), str(style_path), "-o", str(output), "--metrics",
+         str(metrics), "--size", "64", "--steps", "100000", "--save-every", "5", "--optimizer", "adam"],
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.time() + 120
+    while not (tmp_path / "out_step5.png").exists() and time.time() < deadline:
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "Traceback" not in err and "interrupted: saved the best image so far" in err
+    record = json.loads(metrics.read_text())
+    assert record["interrupted"] and record["steps"] >= 5
+    assert load_image(output, None).shape == (1, 43, 64, 3)
