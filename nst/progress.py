@@ -6,13 +6,15 @@ Both have the signature ``callback(step, losses, image)`` that ``stylize`` and f
 from __future__ import annotations
 
 import tensorflow as tf
-from tqdm.auto import tqdm
 
 
 class ProgressBar:
     """A tqdm bar (text in a terminal, a widget in Jupyter) showing the current losses."""
 
     def __init__(self, steps: int, desc: str | None = None, **tqdm_kwargs) -> None:
+        # Imported here: tqdm.auto warns at import in a notebook without ipywidgets, even if no bar is used.
+        from tqdm.auto import tqdm
+
         self.bar = tqdm(total=steps, desc=desc, unit="step", **tqdm_kwargs)
 
     def __call__(self, step: int, losses: dict, image: tf.Tensor) -> None:
@@ -60,3 +62,24 @@ class LiveView:
         clear_output(wait=True)
         display(fig)
         plt.close(fig)
+
+
+def plot_losses(histories: dict[str, list[dict]], term: str = "total", relative: bool = False, ax=None) -> None:
+    """One curve of ``term`` per labelled history (``Result.history``), log scale.
+
+    ``relative=True`` divides each curve by its first value, so runs with different weights compare.
+    """
+    import matplotlib.pyplot as plt
+
+    show = ax is None
+    if show:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    for label, history in histories.items():
+        values = [entry[term] for entry in history]
+        if relative and values[0] > 0:
+            values = [v / values[0] for v in values]
+        ax.plot([entry["step"] for entry in history], values, label=label)
+    ax.set(xlabel="step", ylabel=f"{term} loss" + (" / first" if relative else ""), yscale="log")
+    ax.legend()
+    if show:
+        plt.show()

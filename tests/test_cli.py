@@ -8,7 +8,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from nst import Config, FeatureExtractor, load_image, style_content_loss

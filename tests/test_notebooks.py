@@ -1,0 +1,31 @@
+"""Committed notebooks stay clean: outputs kept, but no execution counts or machine-specific metadata."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parent.parent / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_the_three_lessons_are_there():
+    assert [p.name[:3] for p in NOTEBOOKS] == ["01_", "02_", "03_"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_is_clean_small_and_follows_the_conventions(path):
+    book = nbformat.read(path, as_version=4)
+    code = [cell for cell in book.cells if cell.cell_type == "code"]
+    assert all(cell.execution_count is None for cell in code)
+    assert all(o.get("execution_count") is None for cell in code for o in cell.outputs)
+    assert all(set(cell.metadata) <= {"tags"} for cell in book.cells)
+    assert "widgets" not in book.metadata
+    assert path.stat().st_size < 3_000_000
+    assert "colab.research.google.com" in book.cells[0].source  # the Open in Colab badge
+    assert "google.colab" in code[0].source and "sys.path" not in "".join(c.source for c in code)
+    assert "NST_QUICK" in code[1].source
+    assert any("Try it yourself" in cell.source for cell in book.cells)
+    outputs = [o for cell in code for o in cell.outputs]
+    assert outputs, "committed notebooks keep their outputs"
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert not [o for o in outputs if o.output_type == "stream" and "cuInit" in o.text]
