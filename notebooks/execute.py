@@ -1,0 +1,55 @@
+"""Execute the notebooks in full mode and save them clean, as they are committed.
+
+    python notebooks/execute.py                  # all of them
+    python notebooks/execute.py 02_style_reconstruction.ipynb
+
+Outputs are kept (readers see results on GitHub); execution counts, machine-specific metadata and
+TensorFlow's C++ start-up log lines are removed, as tests/test_notebooks.py checks.
+"""
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+HERE = Path(__file__).resolve().parent
+
+
+# TensorFlow's C++ start-up log (absl), which its environment variables no longer silence: CUDA probing
+# and CPU notes that say nothing about the lesson and alarm readers ("failed call to cuInit").
+TF_LOG = re.compile(r"^([IWE]\d{4} \d\d:\d\d:\d+\.\d+ .*|WARNING: All log messages before absl.*|"
+                    r"To enable the following instructions: .*)\n?", re.MULTILINE)
+
+
+def clean(book: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    for cell in book.cells:
+        cell.metadata = {key: value for key, value in cell.metadata.items() if key in ("tags",)}
+        if cell.cell_type == "code":
+            cell.execution_count = None
+            for output in cell.outputs:
+                if "execution_count" in output:
+                    output.execution_count = None
+                if output.output_type == "stream" and output.name == "stderr":
+                    output.text = TF_LOG.sub("", output.text)
+            cell.outputs = [o for o in cell.outputs if o.output_type != "stream" or o.text]
+    book.metadata.pop("widgets", None)
+    book.metadata["language_info"] = {"name": "python"}
+    return book
+
+
+def main(names: list[str]) -> None:
+    os.environ.pop("NST_QUICK", None)
+    for path in [HERE / name for name in names] or sorted(HERE.glob("[0-9][0-9]_*.ipynb")):
+        start = time.perf_counter()
+        book = nbformat.read(path, as_version=4)
+        NotebookClient(book, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
+        nbformat.write(clean(book), path)
+        print(f"{path.name}: {time.perf_counter() - start:.0f} s, {path.stat().st_size / 1e6:.2f} MB")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
