@@ -3,8 +3,9 @@
     python notebooks/execute.py                  # all of them
     python notebooks/execute.py 02_style_reconstruction.ipynb
 
-Outputs are kept (readers see results on GitHub); execution counts, machine-specific metadata and
-TensorFlow's C++ start-up log lines are removed, as tests/test_notebooks.py checks.
+Outputs are kept (readers see results on GitHub); execution counts are renumbered 1..N, and
+machine-specific metadata and TensorFlow's C++ start-up log lines are removed, as
+tests/test_notebooks.py checks.
 """
 
 import os
@@ -26,13 +27,18 @@ TF_LOG = re.compile(r"^([IWE]\d{4} \d\d:\d\d:\d+\.\d+ .*|WARNING: All log messag
 
 
 def clean(book: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    # Execution counts are renumbered 1, 2, 3... rather than removed: nbval refuses a cell that has
+    # outputs but no count ("unrun reference cell"), and 1..N in order shows one top-to-bottom run.
+    code = [cell for cell in book.cells if cell.cell_type == "code"]
+    for count, cell in enumerate(code, start=1):
+        cell.execution_count = count
+        for output in cell.outputs:
+            if "execution_count" in output:
+                output.execution_count = count
     for cell in book.cells:
         cell.metadata = {key: value for key, value in cell.metadata.items() if key in ("tags",)}
         if cell.cell_type == "code":
-            cell.execution_count = None
             for output in cell.outputs:
-                if "execution_count" in output:
-                    output.execution_count = None
                 if output.output_type == "stream" and output.name == "stderr":
                     output.text = TF_LOG.sub("", output.text)
             cell.outputs = [o for o in cell.outputs if o.output_type != "stream" or o.text]
