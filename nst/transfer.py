@@ -149,14 +149,14 @@ def _run_lbfgs(loss_fn: Callable, image: tf.Tensor, config: Config, record: _Rec
             terms = loss_fn(x)
         return terms, tape.gradient(terms["total"], x)
 
-    last: dict = {}
+    last: dict = {"iteration": 0}
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         x = tf.constant(x.reshape(shape), tf.float32)
         terms, grad = value_and_grad(x)
-        if not last:
+        if "terms" not in last:  # the first evaluation is the starting image: step 0
             record(0, terms, x)
-        last.update(terms=terms, image=x, iteration=last.get("iteration", 0))
+        last.update(terms=terms, image=x)
         return float(terms["total"]), grad.numpy().ravel().astype(np.float64)
 
     def on_iteration(_xk: np.ndarray) -> None:
