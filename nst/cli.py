@@ -112,17 +112,20 @@ def run_one(content: tf.Tensor, style: tf.Tensor, job: Job, config: Config, extr
     return True
 
 
+def _default_output(content: Path, style: Path) -> Path:
+    return Path("outputs") / f"{content.stem}_{style.stem}.png"
+
+
 def _jobs(args: argparse.Namespace) -> list[Job]:
     if (args.content is None) != (args.style is None):
         raise ValueError("give both a content and a style image, or neither for the demo")
     if args.content is None:
         if not DATA.is_dir():
             raise ValueError(f"the demo needs the data/ folder of a clone of the repository ({DATA} is missing)")
-        outputs = [Path("outputs") / f"{Path(c).stem}_{Path(s).stem}.png" for c, s in DEMO]
-        return [Job(DATA / "content" / c, DATA / "style" / s, out, out.with_suffix(".json"))
-                for (c, s), out in zip(DEMO, outputs)]
+        pairs = [(DATA / "content" / c, DATA / "style" / s) for c, s in DEMO]
+        return [Job(c, s, _default_output(c, s), _default_output(c, s).with_suffix(".json")) for c, s in pairs]
     content, style = Path(args.content), Path(args.style)
-    output = Path(args.output or Path("outputs") / f"{content.stem}_{style.stem}.png")
+    output = Path(args.output) if args.output else _default_output(content, style)
     return [Job(content, style, output, Path(args.metrics) if args.metrics else None)]
 
 

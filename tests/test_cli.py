@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -54,7 +55,7 @@ def test_bad_input_gets_one_line_and_exit_code_2(bad_files, content_path, style_
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and err.startswith("nst: error: ")
-    assert __import__("re").search(message, err), err
+    assert re.search(message, err), err
     assert not list(bad_files.glob("*.png.*")) and not (bad_files / "out.gif").exists()
 
 
