@@ -86,11 +86,11 @@ def _on_sigterm(signum, frame):
 def run_one(content: tf.Tensor, style: tf.Tensor, job: Job, config: Config, extractor: FeatureExtractor,
             save_every: int) -> bool:
     """Stylise one pair and write the results. Returns False when the run was interrupted."""
-    bar = ProgressBar(config.steps, desc=f"{job.content.name} x {job.style.name}")
+    bar = ProgressBar(desc=f"{job.content.name} x {job.style.name}")
 
     def callback(step, losses, image):
         bar(step, losses, image)
-        if save_every and step % save_every == 0 and 0 < step < config.steps:
+        if save_every and step % save_every == 0 and step > 0:
             save_image(image, job.output.with_name(f"{job.output.stem}_step{step}{job.output.suffix}"))
 
     try:

@@ -19,6 +19,7 @@ VGG19_LAYERS = tuple(
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style")
 POOLINGS = ("max", "avg")
+PRECISIONS = ("auto", "float32", "bfloat16")
 MIN_SIZE, MAX_SIZE = 16, 4096  # VGG19 pools 4 times before block5: 16 px is the least it can see
 
 
@@ -31,7 +32,11 @@ class Config:
     """Hyperparameters of a style transfer run. Weights use the TensorFlow tutorial's normalisation."""
 
     size: int = _field(512, "long side of the output image, in pixels; the style image is resized the same way")
-    steps: int = _field(300, "optimisation steps (L-BFGS iterations or Adam updates)")
+    steps: int = _field(300, "most optimisation steps at each size (L-BFGS iterations or Adam updates)")
+    start_size: int = _field(512, "coarse-to-fine: optimise first at this long side, then at each doubling up to "
+                                  "size (0: only at size)")
+    tolerance: float = _field(1e-3, "stop a size once the loss fell by less than this fraction over the last "
+                                    "10 steps (0: always run all steps)")
     optimizer: str = _field("lbfgs", "lbfgs (SciPy L-BFGS-B, bounded to [0, 1]) or adam", choices=OPTIMIZERS)
     learning_rate: float = _field(0.02, "Adam step size on pixels in [0, 1] (ignored by L-BFGS)")
     init: str = _field("content", "starting image: the content photo, seeded noise, or the style image", choices=INITS)
@@ -44,6 +49,9 @@ class Config:
         "VGG19 layers whose Gram matrices the output must match (equal weight each)",
     )
     pooling: str = _field("max", "VGG19 pooling: max (as trained) or avg (Gatys et al.)", choices=POOLINGS)
+    precision: str = _field("auto", "VGG19 arithmetic: float32, bfloat16 (about 2x faster where the hardware "
+                                    "has it; losses stay float32), or auto (bfloat16 where available)",
+                            choices=PRECISIONS)
     seed: int = _field(0, "random seed for the noise initialisation")
     weights: str = _field("imagenet", "VGG19 weights: imagenet (Keras cache/download, or $NST_WEIGHTS) or a .h5 path")
 
@@ -57,12 +65,15 @@ class Config:
         """Raise ``ValueError`` with a message that says what to change."""
         if not MIN_SIZE <= self.size <= MAX_SIZE:
             raise ValueError(f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {self.size}")
+        if self.start_size and not MIN_SIZE <= self.start_size <= MAX_SIZE:
+            raise ValueError(f"start_size must be 0 or between {MIN_SIZE} and {MAX_SIZE} pixels, got {self.start_size}")
         if self.steps < 0:
             raise ValueError(f"steps must be 0 or more, got {self.steps}")
-        for name, choices in (("optimizer", OPTIMIZERS), ("init", INITS), ("pooling", POOLINGS)):
+        for name, choices in (("optimizer", OPTIMIZERS), ("init", INITS), ("pooling", POOLINGS),
+                              ("precision", PRECISIONS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}; got '{getattr(self, name)}'")
-        for name in ("learning_rate", "content_weight", "style_weight", "tv_weight"):
+        for name in ("tolerance", "learning_rate", "content_weight", "style_weight", "tv_weight"):
             value = getattr(self, name)
             if not value >= 0 or value == float("inf"):  # also catches NaN
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")

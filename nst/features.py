@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 import keras
 import tensorflow as tf
 
 from nst import weights as vgg_weights
-from nst.config import POOLINGS, VGG19_LAYERS
+from nst.config import POOLINGS, PRECISIONS, VGG19_LAYERS
 
 
 @functools.lru_cache(maxsize=2)
@@ -24,6 +25,28 @@ def _vgg19(keras_weights: str | None) -> keras.Model:
     return model
 
 
+def _has_bfloat16_hardware() -> bool:
+    """A GPU of compute capability 8.0 or more (Ampere on), or a CPU with AVX-512 BF16 or AMX."""
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
+        return tuple(capability) >= (8, 0)
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:  # not Linux: no cheap way to ask, so stay exact
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str) -> str:
+    """``auto`` becomes ``bfloat16`` where the hardware computes it natively, else ``float32``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}; got '{precision}'")
+    if precision == "auto":
+        return "bfloat16" if _has_bfloat16_hardware() else "float32"
+    return precision
+
+
 class FeatureExtractor(keras.Model):
     """Maps images ``(B, H, W, 3)`` in [0, 1] to ``{layer name: activation (B, h, w, c)}``.
 
@@ -31,10 +54,14 @@ class FeatureExtractor(keras.Model):
     "caffe" mode of ``keras.applications.vgg19.preprocess_input``). The network stops at the deepest
     requested layer, its weights are frozen, and with ``pooling="avg"`` every max pooling is replaced
     by average pooling, as Gatys et al. recommend for image synthesis.
+
+    With ``precision="bfloat16"`` the convolutions compute in bfloat16 (Keras' ``mixed_bfloat16``
+    policy: weights stay float32); the activations are returned as float32 either way, so the Gram
+    matrices and losses are always float32. ``"auto"`` picks bfloat16 on hardware that has it.
     """
 
     def __init__(self, layers: tuple[str, ...] | list[str], weights: str | None = "imagenet",
-                 pooling: str = "max") -> None:
+                 pooling: str = "max", precision: str = "auto") -> None:
         super().__init__()
         unknown = [name for name in layers if name not in VGG19_LAYERS]
         if unknown or not layers:
@@ -46,18 +73,26 @@ class FeatureExtractor(keras.Model):
         vgg = _vgg19(keras_weights)
         self.layer_names = tuple(dict.fromkeys(layers))
         self.pooling = pooling
+        self.precision = resolve_precision(precision)
+        policy = "mixed_bfloat16" if self.precision == "bfloat16" else "float32"
         deepest = max(self.layer_names, key=VGG19_LAYERS.index)
 
         inputs = keras.Input((None, None, 3))
         x, outputs = inputs, {}
+        copies = []
         for layer in vgg.layers[1:]:  # VGG19 is a plain chain: rebuild it up to the deepest layer
             if pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
-                layer = keras.layers.AveragePooling2D(layer.pool_size, layer.strides, name=layer.name)
-            x = layer(x)
+                copy = keras.layers.AveragePooling2D(layer.pool_size, layer.strides, name=layer.name, dtype=policy)
+            else:  # a copy under our dtype policy, so the cached VGG19 stays untouched
+                copy = type(layer).from_config({**layer.get_config(), "dtype": policy})
+            x = copy(x)
+            copies.append((copy, layer))
             if layer.name in self.layer_names:
                 outputs[layer.name] = x
             if layer.name == deepest:
                 break
+        for copy, layer in copies:
+            copy.set_weights(layer.get_weights())
         self.vgg = keras.Model(inputs, outputs, name="vgg19_features")
         self.vgg.trainable = False
         self.weights_md5 = self._md5(keras_weights)
@@ -71,7 +106,7 @@ class FeatureExtractor(keras.Model):
 
     def call(self, image: tf.Tensor) -> dict[str, tf.Tensor]:
         x = keras.applications.vgg19.preprocess_input(image * 255.0)  # (B, H, W, 3) BGR, mean removed
-        return self.vgg(x)
+        return {name: tf.cast(value, tf.float32) for name, value in self.vgg(x).items()}
 
     def describe(self) -> dict:
         """Model details to publish next to results."""
@@ -79,6 +114,7 @@ class FeatureExtractor(keras.Model):
             "backbone": "VGG19 (keras.applications, include_top=False)",
             "layers": list(self.layer_names),
             "pooling": self.pooling,
+            "precision": self.precision,
             "weights": self.weights_source,
             "weights_md5": self.weights_md5,
             "parameters": int(self.vgg.count_params()),

@@ -9,9 +9,13 @@ import tensorflow as tf
 
 
 class ProgressBar:
-    """A tqdm bar (text in a terminal, a widget in Jupyter) showing the current losses."""
+    """A tqdm bar (text in a terminal, a widget in Jupyter) showing the size being optimised and the losses.
 
-    def __init__(self, steps: int, desc: str | None = None, **tqdm_kwargs) -> None:
+    ``steps=None`` (the default) counts steps without a total: with coarse-to-fine sizes and early
+    stopping, the number of steps is known only at the end.
+    """
+
+    def __init__(self, steps: int | None = None, desc: str | None = None, **tqdm_kwargs) -> None:
         # Imported here: tqdm.auto warns at import in a notebook without ipywidgets, even if no bar is used.
         from tqdm.auto import tqdm
 
@@ -19,7 +23,9 @@ class ProgressBar:
 
     def __call__(self, step: int, losses: dict, image: tf.Tensor) -> None:
         self.bar.update(step - self.bar.n)
-        self.bar.set_postfix({name: f"{value:.3g}" for name, value in losses.items()}, refresh=False)
+        size = f"{image.shape[2]}x{image.shape[1]}"
+        self.bar.set_postfix({"size": size, **{name: f"{value:.3g}" for name, value in losses.items()}},
+                             refresh=False)
 
     def close(self) -> None:
         self.bar.close()
@@ -56,7 +62,7 @@ class LiveView:
         curves.set(xlabel="step", ylabel="weighted loss", yscale="log", title=self.title)
         curves.legend()
         picture.imshow(to_uint8(image))
-        picture.set_title(f"step {self.steps[-1]}")
+        picture.set_title(f"step {self.steps[-1]}, {image.shape[2]}x{image.shape[1]} px")
         picture.axis("off")
         fig.tight_layout()
         clear_output(wait=True)

@@ -2,6 +2,11 @@
 
 Only the image changes; VGG19 stays frozen. Each *step* is one forward and backward pass through
 VGG19 for Adam, and one L-BFGS iteration (usually one pass, sometimes a few) for L-BFGS.
+
+Coarse-to-fine: the image is first optimised at a fraction of the size (``config.start_size``), where
+a step is 4x cheaper per halving, then upsampled and refined at each doubling up to ``config.size``.
+The coarse sizes lay out the large strokes; the last size only adds detail, so it needs few steps.
+Each size stops early once the loss stops falling (``config.tolerance``).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import numpy as np
 import scipy.optimize
 import tensorflow as tf
 
-from nst.config import Config
+from nst.config import MIN_SIZE, Config
 from nst.features import FeatureExtractor
 from nst.images import load_image
 from nst.losses import gram_matrix, style_content_loss
@@ -36,7 +41,7 @@ class Result:
     """What a run produced: the lowest-loss image seen and the losses of every step."""
 
     image: tf.Tensor  # (1, H, W, 3) in [0, 1]
-    history: list[dict]  # per step: step, seconds since the start, content, style, tv, total
+    history: list[dict]  # per step: step, size (long side), seconds since the start, content, style, tv, total
     model: dict  # FeatureExtractor.describe()
     config: Config
     seconds: float
@@ -44,8 +49,9 @@ class Result:
 
     @property
     def final(self) -> dict:
-        """The losses of ``image`` (the best entry of the history)."""
-        return min(self.history, key=lambda entry: entry["total"])
+        """The losses of ``image``: the best entry at the last size optimised."""
+        last_size = self.history[-1]["size"]
+        return min((e for e in self.history if e["size"] == last_size), key=lambda entry: entry["total"])
 
     def metrics(self) -> dict:
         """Everything worth publishing about the run, JSON-serialisable."""
@@ -56,7 +62,7 @@ class Result:
             "image_size": {"height": int(self.image.shape[1]), "width": int(self.image.shape[2])},
             "device": device_name(),
             "versions": versions(),
-            "final": {k: self.final[k] for k in ("step", "content", "style", "tv", "total")},
+            "final": {k: self.final[k] for k in ("step", "size", "content", "style", "tv", "total")},
             "steps": steps,
             "seconds": round(self.seconds, 3),
             "steps_per_second": round(steps / self.seconds, 3) if self.seconds > 0 else None,
@@ -88,24 +94,50 @@ def versions() -> dict:
             "nst": nst.__version__}
 
 
+TOLERANCE_WINDOW = 10  # steps over which config.tolerance is judged
+
+
+def converged(totals: list[float], tolerance: float) -> bool:
+    """True once the lowest loss fell by less than ``tolerance`` (relative) over the last ``TOLERANCE_WINDOW`` steps.
+
+    ``totals`` are the losses of one size, one per step; ``tolerance=0`` never stops.
+    """
+    if not tolerance or len(totals) <= TOLERANCE_WINDOW:
+        return False
+    before, now = min(totals[:-TOLERANCE_WINDOW]), min(totals)
+    return before - now < tolerance * abs(now)
+
+
 class _Recorder:
-    """Keeps the history and the best image, and passes each step on to the user's callback."""
+    """Keeps the history and the best image of the current size, and passes each step to the callback.
 
-    def __init__(self, callback: Callback | None) -> None:
+    Calling it returns True once the run at this size should stop (``converged``).
+    """
+
+    def __init__(self, callback: Callback | None, tolerance: float) -> None:
         self.callback = callback
+        self.tolerance = tolerance
         self.history: list[dict] = []
-        self.best_image: tf.Tensor | None = None
-        self.best_total = float("inf")
         self.start = time.perf_counter()
+        self.start_size(0)
 
-    def __call__(self, step: int, terms: dict[str, tf.Tensor], image: tf.Tensor) -> None:
+    def start_size(self, size: int) -> None:
+        """A new size starts: the step count goes on, the best image and the stopping rule start afresh."""
+        self.size, self.offset = size, self.history[-1]["step"] if self.history else 0
+        self.best_image: tf.Tensor | None = None
+        self.totals: list[float] = []
+
+    def __call__(self, step: int, terms: dict[str, tf.Tensor], image: tf.Tensor) -> bool:
         losses = {name: float(value) for name, value in terms.items()}
-        entry = {"step": step, "seconds": round(time.perf_counter() - self.start, 4), **losses}
-        if losses["total"] < self.best_total:
-            self.best_total, self.best_image = losses["total"], tf.convert_to_tensor(image)
+        step += self.offset
+        entry = {"step": step, "size": self.size, "seconds": round(time.perf_counter() - self.start, 4), **losses}
+        if not self.totals or losses["total"] < min(self.totals):
+            self.best_image = tf.convert_to_tensor(image)
+        self.totals.append(losses["total"])
         self.history.append(entry)
         if self.callback is not None:
             self.callback(step, losses, image)
+        return converged(self.totals, self.tolerance)
 
 
 def _run_adam(loss_fn: Callable, image: tf.Tensor, config: Config, record: _Recorder) -> None:
@@ -130,8 +162,10 @@ def _run_adam(loss_fn: Callable, image: tf.Tensor, config: Config, record: _Reco
 
     for step in range(config.steps):
         terms, before = train_step()
-        record(step, terms, before)
-    record(config.steps, loss_fn(image), tf.identity(image))  # score the last update too (eagerly: no trace)
+        if record(step, terms, before):
+            break
+    else:
+        record(config.steps, loss_fn(image), tf.identity(image))  # score the last update too (eagerly: no trace)
 
 
 def _run_lbfgs(loss_fn: Callable, image: tf.Tensor, config: Config, record: _Recorder) -> None:
@@ -162,7 +196,8 @@ def _run_lbfgs(loss_fn: Callable, image: tf.Tensor, config: Config, record: _Rec
     def on_iteration(_xk: np.ndarray) -> None:
         # L-BFGS-B's line search ends on the point it accepts, so the last evaluation is the new iterate.
         last["iteration"] += 1
-        record(last["iteration"], last["terms"], last["image"])
+        if record(last["iteration"], last["terms"], last["image"]):
+            raise StopIteration  # SciPy ends the minimisation cleanly
 
     if config.steps == 0:
         fun(image.numpy().ravel().astype(np.float64))
@@ -190,17 +225,33 @@ def _initial_image(config: Config, shape: tf.TensorShape, content: tf.Tensor | N
     if config.init == "content" and content is not None:
         return content
     if config.init == "style" and style is not None:
-        return tf.image.resize(style, shape[1:3], method="bilinear", antialias=True)
+        return _resize(style, shape[1:3])
     if config.init == "noise":
         return tf.random.stateless_uniform(shape, seed=[config.seed, 0])  # (1, H, W, 3) in [0, 1)
     raise ValueError(f"init='{config.init}' needs a {config.init} image")
+
+
+def _resize(image: tf.Tensor, height_width) -> tf.Tensor:
+    return tf.clip_by_value(tf.image.resize(image, height_width, method="bilinear", antialias=True), 0.0, 1.0)
+
+
+def coarse_to_fine_sizes(height: int, width: int, start_size: int) -> list[tuple[int, int]]:
+    """``(height, width)`` of each size, smallest first: halved until the long side would fall below
+    ``start_size`` or the short side below ``MIN_SIZE``; just ``[(height, width)]`` for ``start_size=0``."""
+    sizes = [(height, width)]
+    while start_size:
+        h, w = sizes[-1]
+        if max(h, w) // 2 < start_size or min(h, w) // 2 < MIN_SIZE:
+            break
+        sizes.append((round(h / 2), round(w / 2)))
+    return sizes[::-1]
 
 
 def extractor_for(config: Config, content: bool = True, style: bool = True) -> FeatureExtractor:
     """The extractor a run with ``config`` needs: its content and style layers whose weight is not 0."""
     layers = ((config.content_layers if content and config.content_weight > 0 else ())
               + (config.style_layers if style and config.style_weight > 0 else ()))
-    return FeatureExtractor(layers or config.content_layers, config.weights, config.pooling)
+    return FeatureExtractor(layers or config.content_layers, config.weights, config.pooling, config.precision)
 
 
 def _transfer(content: ImageLike | None, style: ImageLike | None, config: Config,
@@ -215,32 +266,48 @@ def _transfer(content: ImageLike | None, style: ImageLike | None, config: Config
     if missing:
         raise ValueError(f"the extractor does not compute layer '{missing[0]}'")
 
-    # The targets are computed once: P_l for content, A_l = Gram of the style image for style.
-    content_targets = {}
-    if use_content:
-        features = extractor(content)
-        content_targets = {name: features[name] for name in config.content_layers}
-    style_targets = {}
-    if use_style:
-        features = extractor(style)
-        style_targets = {name: gram_matrix(features[name]) for name in config.style_layers}
-
-    def loss_fn(image: tf.Tensor) -> dict[str, tf.Tensor]:
-        return style_content_loss(image, extractor(image), content_targets, style_targets,
-                                  config.content_weight, config.style_weight, config.tv_weight)
-
     reference = content if content is not None else style
-    image = _initial_image(config, reference.shape, content, style)
-    record = _Recorder(callback)
+    full_height, full_width = reference.shape[1:3]
+    record = _Recorder(callback, config.tolerance)
     run = _run_lbfgs if config.optimizer == "lbfgs" else _run_adam
-    interrupted = False
-    try:
-        run(loss_fn, image, config, record)
-    except KeyboardInterrupt:
-        interrupted = True
-        if record.best_image is None:
-            raise
-    return Result(image=record.best_image, history=record.history, model=extractor.describe(), config=config,
+    image, interrupted = None, False
+    for height, width in coarse_to_fine_sizes(full_height, full_width, config.start_size):
+        scale = height / full_height  # the style image is scaled like the content, keeping their ratio
+        level_content = None if content is None else _resize(content, (height, width))
+        level_style = None if style is None else _resize(
+            style, (max(1, round(style.shape[1] * scale)), max(1, round(style.shape[2] * scale))))
+
+        # The targets are computed once per size: P_l for content, A_l = Gram of the style image for style.
+        content_targets = {}
+        if use_content:
+            features = extractor(level_content)
+            content_targets = {name: features[name] for name in config.content_layers}
+        style_targets = {}
+        if use_style:
+            features = extractor(level_style)
+            style_targets = {name: gram_matrix(features[name]) for name in config.style_layers}
+
+        def loss_fn(image: tf.Tensor) -> dict[str, tf.Tensor]:
+            return style_content_loss(image, extractor(image), content_targets, style_targets,
+                                      config.content_weight, config.style_weight, config.tv_weight)
+
+        shape = (1, height, width, 3)
+        image = (_initial_image(config, shape, level_content, level_style) if image is None
+                 else _resize(image, (height, width)))
+        record.start_size(max(height, width))
+        try:
+            run(loss_fn, image, config, record)
+        except KeyboardInterrupt:
+            if not record.history:  # stopped before the first step: nothing to return
+                raise
+            interrupted = True
+        if record.best_image is not None:  # else stopped before the first step at this size
+            image = record.best_image
+        if interrupted:
+            break
+    if image.shape[1:3] != (full_height, full_width):  # stopped early at a coarse size
+        image = _resize(image, (full_height, full_width))
+    return Result(image=image, history=record.history, model=extractor.describe(), config=config,
                   seconds=time.perf_counter() - record.start, interrupted=interrupted)
 
 
@@ -260,7 +327,7 @@ def reconstruct_content(content: ImageLike, layers: tuple[str, ...] = ("block4_c
                         callback: Callback | None = None, extractor: FeatureExtractor | None = None) -> Result:
     """From seeded noise, find an image whose features at ``layers`` match ``content``'s: content loss alone."""
     config = dataclasses.replace(config, content_layers=tuple(layers), style_weight=0.0, tv_weight=0.0,
-                                 init="noise")
+                                 init="noise", start_size=0)
     return _transfer(content, None, config, callback, extractor)
 
 
@@ -271,5 +338,5 @@ def synthesize_style(style: ImageLike, layers: tuple[str, ...] = Config.style_la
     The result has the style image's size (long side ``config.size``) and its texture, but no layout.
     """
     config = dataclasses.replace(config, style_layers=tuple(layers), content_weight=0.0, tv_weight=0.0,
-                                 init="noise")
+                                 init="noise", start_size=0)
     return _transfer(None, style, config, callback, extractor)

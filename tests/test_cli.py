@@ -44,6 +44,9 @@ def bad_files(tmp_path, content_path):
     (["{content}"], "give both a content and a style image"),
     (["{content}", "{style}", "--steps", "many"], "invalid int value: 'many'"),
     (["{content}", "{style}", "--optimizer", "sgd"], "invalid choice: 'sgd'"),
+    (["{content}", "{style}", "--precision", "float16"], "invalid choice: 'float16'"),
+    (["{content}", "{style}", "--start-size", "8"], "start_size must be 0 or between 16 and 4096"),
+    (["{content}", "{style}", "--tolerance", "-0.1"], "tolerance must be a finite number >= 0"),
     (["{content}", "{style}", "--weights", "{tmp}/none.h5"], "weights file '.*none.h5' does not exist"),
 ])
 def test_bad_input_gets_one_line_and_exit_code_2(bad_files, content_path, style_path, capsys, args, message):
@@ -86,13 +89,13 @@ def test_a_run_writes_the_image_and_metrics_whose_losses_can_be_recomputed(tmp_p
     assert record["model"]["weights_md5"] == "253f8cb515780f3b799900260a226db6"
     assert record["model"]["parameters"] == 15304768  # the 14 conv layers up to block5_conv2: 20,024,384 less two
     assert [e["step"] for e in record["history"]] == list(range(7))
-    assert set(record["history"][0]) == {"step", "seconds", "content", "style", "tv", "total"}
+    assert set(record["history"][0]) == {"step", "size", "seconds", "content", "style", "tv", "total"}
     assert record["steps"] == 6 and record["steps_per_second"] > 0 and record["device"]
     assert record["versions"]["tensorflow"] and record["config"]["size"] == 64
 
     # Anyone can recompute the final losses from the saved image (8-bit rounding aside).
     config = Config(**record["config"])
-    extractor = FeatureExtractor(config.content_layers + config.style_layers)
+    extractor = FeatureExtractor(config.content_layers + config.style_layers, precision="float32")
     content, style, image = (load_image(p, 64) for p in (content_path, style_path, output))
     content_features, style_features = extractor(content), extractor(style)
     terms = style_content_loss(image, extractor(image), {n: content_features[n] for n in config.content_layers},
@@ -106,7 +109,7 @@ def test_ctrl_c_saves_the_best_image_and_metrics_and_exits_130(tmp_path, content
     output, metrics = tmp_path / "out.png", tmp_path / "m.json"
     process = subprocess.Popen(
         [sys.executable, "-m", "nst", str(content_path), str(style_path), "-o", str(output), "--metrics",
-         str(metrics), "--size", "64", "--steps", "100000", "--save-every", "5", "--optimizer", "adam"],
+         str(metrics), "--size", "64", "--steps", "100000", "--tolerance", "0", "--save-every", "5", "--optimizer", "adam"],
         stderr=subprocess.PIPE, text=True, cwd=tmp_path, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.time() + 120
     while not (tmp_path / "out_step5.png").exists() and time.time() < deadline:

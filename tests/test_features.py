@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from nst import FeatureExtractor, WeightsError
+from nst import features
 from nst import weights as vgg_weights
 
 
@@ -41,7 +42,7 @@ def test_preprocessing_is_vgg19_caffe_mode_inside_the_model():
     np.testing.assert_allclose(keras.applications.vgg19.preprocess_input(image * 255.0).numpy()[0, 0, 0],
                                expected, rtol=1e-6)
     # ... and the extractor applies it: the centre of a white 3x3 image sees exactly that input.
-    first_layer = FeatureExtractor(["block1_conv1"], weights=None)
+    first_layer = FeatureExtractor(["block1_conv1"], weights=None, precision="float32")
     kernel, bias = first_layer.vgg.get_layer("block1_conv1").get_weights()  # (3, 3, 3, 64), (64,)
     by_hand = np.maximum(np.einsum("c,ijcd->d", expected, kernel) + bias, 0)  # ReLU(Σ w·x + b)
     np.testing.assert_allclose(first_layer(tf.ones((1, 3, 3, 3)))["block1_conv1"].numpy()[0, 1, 1], by_hand,
@@ -52,6 +53,29 @@ def test_average_pooling_replaces_max_pooling():
     avg = FeatureExtractor(["block3_conv1"], weights=None, pooling="avg")
     kinds = {type(layer).__name__ for layer in avg.vgg.layers}
     assert "AveragePooling2D" in kinds and "MaxPooling2D" not in kinds
+
+
+def test_bfloat16_computes_close_to_float32_and_returns_float32():
+    layers = ["block1_conv1", "block3_conv1"]
+    exact = FeatureExtractor(layers, weights=None, precision="float32")
+    fast = FeatureExtractor(layers, weights=None, precision="bfloat16")  # same (cached) random weights
+    assert {layer.compute_dtype for layer in fast.vgg.layers[1:]} == {"bfloat16"}
+    assert fast.describe()["precision"] == "bfloat16"
+    image = tf.random.stateless_uniform((1, 48, 48, 3), seed=[1, 2])
+    for name in layers:
+        a, b = exact(image)[name], fast(image)[name]
+        assert b.dtype == tf.float32
+        # bfloat16 keeps 8 significant bits (0.4% per rounding); errors partly cancel over a layer's sums.
+        assert 1e-4 < float(tf.norm(a - b) / tf.norm(a)) < 2e-2
+
+
+def test_auto_precision_is_bfloat16_only_on_hardware_that_has_it(monkeypatch):
+    for has_it, expected in ((True, "bfloat16"), (False, "float32")):
+        monkeypatch.setattr(features, "_has_bfloat16_hardware", lambda: has_it)
+        assert features.resolve_precision("auto") == expected
+    assert features.resolve_precision("float32") == "float32"
+    with pytest.raises(ValueError, match="precision must be one of auto, float32, bfloat16"):
+        features.resolve_precision("float16")
 
 
 @pytest.mark.parametrize("layers", [["block9_conv1"], ["block1_pool"], []])

@@ -8,8 +8,9 @@ import tensorflow as tf
 
 from nst import Config, FeatureExtractor, load_image, reconstruct_content, stylize, synthesize_style
 from nst.losses import content_loss, gram_matrix, style_loss
+from nst.transfer import TOLERANCE_WINDOW, _Recorder, coarse_to_fine_sizes
 
-SMALL = Config(size=64, steps=5)
+SMALL = Config(size=64, steps=5, precision="float32")
 
 
 class CountingExtractor(FeatureExtractor):
@@ -25,12 +26,48 @@ class CountingExtractor(FeatureExtractor):
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_each_step_reuses_one_traced_function(content_path, style_path, optimizer):
     config = dataclasses.replace(SMALL, optimizer=optimizer, steps=8, weights=None)
-    extractor = CountingExtractor(config.content_layers + config.style_layers, weights=None)
+    extractor = CountingExtractor(config.content_layers + config.style_layers, weights=None, precision="float32")
     CountingExtractor.calls = 0
     result = stylize(content_path, style_path, config, extractor=extractor)
     # two eager calls for the targets, one trace of the step, and for Adam an eager score of the last update
     assert CountingExtractor.calls == 2 + 1 + (optimizer == "adam")
     assert [entry["step"] for entry in result.history] == list(range(9))
+
+
+def test_coarse_to_fine_sizes_halve_down_to_the_start_size():
+    assert coarse_to_fine_sizes(342, 512, 256) == [(171, 256), (342, 512)]
+    assert coarse_to_fine_sizes(2048, 2048, 256) == [(256, 256), (512, 512), (1024, 1024), (2048, 2048)]
+    assert coarse_to_fine_sizes(342, 512, 0) == [(342, 512)]  # 0: one size only
+    assert coarse_to_fine_sizes(342, 512, 300) == [(342, 512)]  # 256 would be below the start size
+    assert coarse_to_fine_sizes(30, 512, 128) == [(30, 512)]  # a short side of 15 px is too thin for VGG19
+
+
+def test_each_size_stops_once_the_loss_stops_falling():
+    def losses(total):
+        return {"content": total, "style": 0.0, "tv": 0.0, "total": total}
+
+    image = tf.zeros((1, 4, 4, 3))
+    record = _Recorder(callback=None, tolerance=1e-3)
+    record.start_size(4)
+    falling = [100.0 * 0.99 ** i for i in range(3 * TOLERANCE_WINDOW)]  # 1% a step: 10% per window
+    assert not any(record(i, losses(total), image) for i, total in enumerate(falling))
+    # Now 0.001% a step, 0.01% per window: the run stops once a whole window of it has been seen.
+    flat = [falling[-1] * (1 - 1e-5) ** i for i in range(1, 2 * TOLERANCE_WINDOW)]
+    stops = [record(len(falling) + i, losses(total), image) for i, total in enumerate(flat)]
+    assert stops.index(True) == TOLERANCE_WINDOW - 1
+    # A new size starts afresh: the steps count on, the stopping rule needs a new window.
+    record.start_size(8)
+    assert not record(0, losses(1.0), image) and record.history[-1]["step"] == record.history[-2]["step"]
+    assert not _Recorder(None, tolerance=0.0)(0, losses(1.0), image)
+
+
+def test_coarse_to_fine_continues_at_the_full_size(content_path, style_path):
+    config = dataclasses.replace(SMALL, size=96, start_size=48, steps=4, tolerance=0.0, weights=None)
+    result = stylize(content_path, style_path, config)
+    assert [(e["size"], e["step"]) for e in result.history] == [(48, s) for s in range(5)] + [(96, s) for s in
+                                                                                              range(4, 9)]
+    assert result.image.shape == (1, 64, 96, 3)
+    assert result.final["size"] == 96 and result.metrics()["steps"] == 8
 
 
 def test_config_validation_and_json_round_trip():
@@ -40,7 +77,10 @@ def test_config_validation_and_json_round_trip():
                          ({"style_weight": -1}, "style_weight must be a finite number"),
                          ({"tv_weight": float("nan")}, "tv_weight must be"),
                          ({"content_layers": ["block6_conv1"]}, "unknown content layer 'block6_conv1'"),
-                         ({"optimizer": "sgd"}, "optimizer must be one of lbfgs, adam")]:
+                         ({"optimizer": "sgd"}, "optimizer must be one of lbfgs, adam"),
+                         ({"precision": "float16"}, "precision must be one of auto, float32, bfloat16"),
+                         ({"start_size": 8}, "start_size must be 0 or between 16 and 4096"),
+                         ({"tolerance": -1}, "tolerance must be a finite number")]:
         with pytest.raises(ValueError, match=message):
             Config(**bad)
 
