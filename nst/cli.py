@@ -1,8 +1,9 @@
 """The command line: ``python -m nst CONTENT STYLE -o OUT.png``, or ``python -m nst`` for the demo.
 
 Every field of ``Config`` is a flag with the same default and help, so the two cannot drift.
-Exit codes: 0 done, 2 bad input (one line on stderr), 130 stopped by Ctrl-C or SIGTERM (the best
-image so far and its metrics are saved first).
+Exit codes: 0 done; 2 bad input (one line on stderr); 3 the run failed: out of memory, or the loss
+became NaN or Inf (the last finite image and its metrics are saved); 130 stopped by Ctrl-C and 143 by
+SIGTERM (the best image so far and its metrics are saved first).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import dataclasses
 import json
 import signal
 import sys
+import warnings
 from pathlib import Path
 from typing import NamedTuple
 
@@ -21,12 +23,12 @@ from nst.config import Config
 from nst.features import FeatureExtractor
 from nst.images import SAVE_FORMATS, load_image, save_image, write_atomically
 from nst.progress import ProgressBar
-from nst.transfer import extractor_for, stylize
+from nst.transfer import NonFiniteLoss, extractor_for, stylize
 from nst.weights import WeightsError
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 DEMO = (("china.jpg", "great_wave.jpg"), ("chelsea.jpg", "starry_night.jpg"))  # (content, style) in data/
-EXIT_BAD_INPUT, EXIT_INTERRUPTED = 2, 130
+EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 3, 130, 143
 
 
 class Job(NamedTuple):
@@ -79,13 +81,13 @@ def _check_output(path: Path, inputs: list[Path], suffixes: tuple[str, ...]) -> 
         raise ValueError(f"output '{path}' is one of the input images; choose another name")
 
 
-def _on_sigterm(signum, frame):
-    raise KeyboardInterrupt  # handled like Ctrl-C: keep the best image so far
+def _note(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"nst: note: {message}", file=sys.stderr)  # e.g. "x.gif has 12 frames; using the first"
 
 
 def run_one(content: tf.Tensor, style: tf.Tensor, job: Job, config: Config, extractor: FeatureExtractor,
-            save_every: int) -> bool:
-    """Stylise one pair and write the results. Returns False when the run was interrupted."""
+            save_every: int) -> int:
+    """Stylise one pair and write the results. Returns the exit code: 0, or why it stopped early."""
     bar = ProgressBar(desc=f"{job.content.name} x {job.style.name}")
 
     def callback(step, losses, image):
@@ -103,13 +105,17 @@ def run_one(content: tf.Tensor, style: tf.Tensor, job: Job, config: Config, extr
         write_atomically(job.metrics, lambda f: f.write(json.dumps(record, indent=1).encode()))
     final = result.final
     written = f"{job.output}" + (f" and {job.metrics}" if job.metrics else "")
+    if result.error:
+        print(f"nst: error: {result.error}; saved the last finite image (step {final['step']}) to {written}",
+              file=sys.stderr)
+        return EXIT_FAILED
     if result.interrupted:
         print(f"interrupted: saved the best image so far (step {final['step']}) to {written}", file=sys.stderr)
-        return False
+        return EXIT_INTERRUPTED
     print(f"saved {written}: {final['step']} steps in {result.seconds:.1f} s, "
           f"total loss {final['total']:.4g} (content {final['content']:.4g}, style {final['style']:.4g}, "
           f"tv {final['tv']:.4g})", file=sys.stderr)
-    return True
+    return 0
 
 
 def _default_output(content: Path, style: Path) -> Path:
@@ -131,7 +137,19 @@ def _jobs(args: argparse.Namespace) -> list[Job]:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    with warnings.catch_warnings():  # restores the warnings machinery when main returns
+        warnings.showwarning = _note
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
+    stopped_by = {"code": EXIT_INTERRUPTED}
+
+    def on_sigterm(signum, frame):
+        stopped_by["code"] = EXIT_TERMINATED
+        raise KeyboardInterrupt  # handled like Ctrl-C: the best image so far is kept
+
+    signal.signal(signal.SIGTERM, on_sigterm)
     try:
         config = config_from_args(args)
         if args.save_every < 0:
@@ -146,12 +164,20 @@ def main(argv: list[str] | None = None) -> int:
             images.append((load_image(job.content, config.size), load_image(job.style, config.size)))
         extractor = extractor_for(config)
         for job, (content, style) in zip(jobs, images):
-            if not run_one(content, style, job, config, extractor, args.save_every):
-                return EXIT_INTERRUPTED
+            code = run_one(content, style, job, config, extractor, args.save_every)
+            if code:
+                return stopped_by["code"] if code == EXIT_INTERRUPTED else code
+    except (tf.errors.ResourceExhaustedError, MemoryError):
+        print(f"nst: error: out of memory at --size {config.size}; try a smaller --size, or for large outputs "
+              f"keep --start-size at 512 or less so that most steps run small", file=sys.stderr)
+        return EXIT_FAILED
+    except NonFiniteLoss as e:  # at the very first step: there is no finite image to keep
+        print(f"nst: error: {e}; nothing was written", file=sys.stderr)
+        return EXIT_FAILED
     except (ValueError, OSError, WeightsError) as e:
         print(f"nst: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("nst: interrupted before the first step; nothing was written", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return stopped_by["code"]
     return 0

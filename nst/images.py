@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import BinaryIO, Callable
 
@@ -15,6 +16,10 @@ from nst.config import MIN_SIZE
 
 EXIF_ORIENTATION = 0x0112
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+
+
+class _Refused(ValueError):
+    """An image refused from its header alone, before any pixel is decoded."""
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -49,8 +54,21 @@ def load_image(path: str | os.PathLike, max_dim: int | None = 512) -> tf.Tensor:
     if path.is_dir():
         raise ValueError(f"'{path}' is a directory, not an image file")
     try:
-        with Image.open(path) as image:
+        with warnings.catch_warnings():  # Pillow warns above 89 MP; such images are refused below instead
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(path)  # reads the header only: nothing is decoded yet
+        with opened as image:
             width, height = image.size
+            if min(width, height) < MIN_SIZE:
+                raise _Refused(f"'{path}' is {width}x{height} px; an image needs at least {MIN_SIZE} px on "
+                                f"each side to carry content or style")
+            if width * height > Image.MAX_IMAGE_PIXELS:
+                raise _Refused(f"'{path}' is {width}x{height} = {width * height / 1e6:.0f} megapixels, above "
+                                f"the {Image.MAX_IMAGE_PIXELS / 1e6:.0f} MP that Pillow accepts as a guard against "
+                                f"decompression bombs; downscale it first")
+            frames = getattr(image, "n_frames", 1)
+            if frames > 1:
+                warnings.warn(f"'{path}' has {frames} frames; using the first", stacklevel=2)
             if image.getexif().get(EXIF_ORIENTATION) in (5, 6, 7, 8):  # rotated by 90 degrees
                 width, height = height, width
             if max_dim is not None:
@@ -61,9 +79,11 @@ def load_image(path: str | os.PathLike, max_dim: int | None = 512) -> tf.Tensor:
             image.load()
             rgb = _to_rgb(image)
     except Image.DecompressionBombError as e:
-        raise ValueError(f"'{path}' is refused as a possible decompression bomb ({e})") from None
+        raise ValueError(f"'{path}' is refused as a possible decompression bomb: {e}") from None
     except UnidentifiedImageError:
         raise ValueError(f"'{path}' is not an image Pillow can read") from None
+    except _Refused:
+        raise
     except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
         raise ValueError(f"'{path}' could not be decoded ({e})") from None
     if max_dim is not None and min(width, height) < MIN_SIZE:
@@ -80,6 +100,8 @@ def to_uint8(image: tf.Tensor | np.ndarray) -> np.ndarray:
     array = np.asarray(image, dtype=np.float32)
     if array.ndim == 4:
         array = array[0]
+    if not np.isfinite(array).all():  # NaN would silently become black pixels
+        raise ValueError("the image contains NaN or Inf values; it was not converted")
     return np.clip(np.round(array * 255.0), 0, 255).astype(np.uint8)
 
 

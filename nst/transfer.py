@@ -12,6 +12,7 @@ Each size stops early once the loss stops falling (``config.tolerance``).
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import platform
 import sys
@@ -45,7 +46,8 @@ class Result:
     model: dict  # FeatureExtractor.describe()
     config: Config
     seconds: float
-    interrupted: bool = False
+    interrupted: bool = False  # stopped by Ctrl-C (or SIGTERM in the CLI)
+    error: str | None = None  # why the run stopped early when the loss became NaN or Inf
 
     @property
     def final(self) -> dict:
@@ -67,6 +69,7 @@ class Result:
             "seconds": round(self.seconds, 3),
             "steps_per_second": round(steps / self.seconds, 3) if self.seconds > 0 else None,
             "interrupted": self.interrupted,
+            "error": self.error,
             "history": self.history,
         }
 
@@ -108,6 +111,10 @@ def converged(totals: list[float], tolerance: float) -> bool:
     return before - now < tolerance * abs(now)
 
 
+class NonFiniteLoss(FloatingPointError):
+    """The loss became NaN or Inf: the run stops and keeps the last finite image."""
+
+
 class _Recorder:
     """Keeps the history and the best image of the current size, and passes each step to the callback.
 
@@ -127,8 +134,14 @@ class _Recorder:
         self.best_image: tf.Tensor | None = None
         self.totals: list[float] = []
 
+    def check_finite(self, step: int, total: float) -> None:
+        if not math.isfinite(total):
+            raise NonFiniteLoss(f"the loss became {total} at step {step + self.offset} ({self.size} px); "
+                                f"lower the weights or the Adam learning rate")
+
     def __call__(self, step: int, terms: dict[str, tf.Tensor], image: tf.Tensor) -> bool:
         losses = {name: float(value) for name, value in terms.items()}
+        self.check_finite(step, losses["total"])
         step += self.offset
         entry = {"step": step, "size": self.size, "seconds": round(time.perf_counter() - self.start, 4), **losses}
         if not self.totals or losses["total"] < min(self.totals):
@@ -188,6 +201,7 @@ def _run_lbfgs(loss_fn: Callable, image: tf.Tensor, config: Config, record: _Rec
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
         x = tf.constant(x.reshape(shape), tf.float32)
         terms, grad = value_and_grad(x)
+        record.check_finite(last["iteration"] + ("terms" in last), float(terms["total"]))  # trial points too
         if "terms" not in last:  # the first evaluation is the starting image: step 0
             record(0, terms, x)
         last.update(terms=terms, image=x)
@@ -217,6 +231,8 @@ def _as_image(image: ImageLike, size: int) -> tf.Tensor:
         image = image[tf.newaxis]
     if image.shape.rank != 4 or image.shape[0] != 1 or image.shape[-1] != 3:
         raise ValueError(f"expected an image of shape (1, H, W, 3) or (H, W, 3), got {tuple(image.shape)}")
+    if not bool(tf.reduce_all(tf.math.is_finite(image))):
+        raise ValueError("the image contains NaN or Inf values")
     return image
 
 
@@ -270,7 +286,7 @@ def _transfer(content: ImageLike | None, style: ImageLike | None, config: Config
     full_height, full_width = reference.shape[1:3]
     record = _Recorder(callback, config.tolerance)
     run = _run_lbfgs if config.optimizer == "lbfgs" else _run_adam
-    image, interrupted = None, False
+    image, interrupted, error = None, False, None
     for height, width in coarse_to_fine_sizes(full_height, full_width, config.start_size):
         scale = height / full_height  # the style image is scaled like the content, keeping their ratio
         level_content = None if content is None else _resize(content, (height, width))
@@ -297,18 +313,19 @@ def _transfer(content: ImageLike | None, style: ImageLike | None, config: Config
         record.start_size(max(height, width))
         try:
             run(loss_fn, image, config, record)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, NonFiniteLoss) as stop:
             if not record.history:  # stopped before the first step: nothing to return
                 raise
-            interrupted = True
+            interrupted = isinstance(stop, KeyboardInterrupt)
+            error = None if interrupted else str(stop)
         if record.best_image is not None:  # else stopped before the first step at this size
             image = record.best_image
-        if interrupted:
+        if interrupted or error:
             break
     if image.shape[1:3] != (full_height, full_width):  # stopped early at a coarse size
         image = _resize(image, (full_height, full_width))
     return Result(image=image, history=record.history, model=extractor.describe(), config=config,
-                  seconds=time.perf_counter() - record.start, interrupted=interrupted)
+                  seconds=time.perf_counter() - record.start, interrupted=interrupted, error=error)
 
 
 def stylize(content: ImageLike, style: ImageLike, config: Config = Config(), callback: Callback | None = None,
@@ -318,7 +335,8 @@ def stylize(content: ImageLike, style: ImageLike, config: Config = Config(), cal
     Minimises ``α·content_loss + β·style_loss + γ·total_variation_loss`` over the pixels of an
     image started from ``config.init``. Images are file paths (loaded at ``config.size``) or float
     tensors in [0, 1] (used at their own size). ``callback(step, losses, image)`` is called after each
-    step. Ctrl-C stops the run early and returns the best image so far with ``interrupted=True``.
+    step. Ctrl-C stops the run early and returns the best image so far with ``interrupted=True``; a
+    NaN or Inf loss stops it too, returning the last finite best image with the reason in ``error``.
     """
     return _transfer(content, style, config, callback, extractor)
 

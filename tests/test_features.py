@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst import FeatureExtractor, WeightsError
-from nst import features
+from nst import FeatureExtractor, WeightsError, features
 from nst import weights as vgg_weights
 
 
@@ -71,7 +70,7 @@ def test_bfloat16_computes_close_to_float32_and_returns_float32():
 
 def test_auto_precision_is_bfloat16_only_on_hardware_that_has_it(monkeypatch):
     for has_it, expected in ((True, "bfloat16"), (False, "float32")):
-        monkeypatch.setattr(features, "_has_bfloat16_hardware", lambda: has_it)
+        monkeypatch.setattr(features, "_has_bfloat16_hardware", lambda has_it=has_it: has_it)
         assert features.resolve_precision("auto") == expected
     assert features.resolve_precision("float32") == "float32"
     with pytest.raises(ValueError, match="precision must be one of auto, float32, bfloat16"):
