@@ -1,6 +1,6 @@
 """How fast nst reaches the TensorFlow tutorial's result: one run, same images, weights and objective.
 
-    python benchmarks/speed.py            # 512 px, the tutorial's 1000 steps (about 50 min on 2 CPU cores)
+    python benchmarks/speed.py            # 512 px, the tutorial's 1000 steps (about 65 min on 2 CPU cores)
     python benchmarks/speed.py --quick    # 256 px, 300 reference steps, no 2048 px run (about 8 min)
 
 The reference is the recipe of the tutorial "Neural style transfer"
