@@ -5,7 +5,8 @@ VGG19 for Adam, and one L-BFGS iteration (usually one pass, sometimes a few) for
 
 Coarse-to-fine: the image is first optimised at a fraction of the size (``config.start_size``), where
 a step is 4x cheaper per halving, then upsampled and refined at each doubling up to ``config.size``.
-The coarse sizes lay out the large strokes; the last size only adds detail, so it needs few steps.
+The coarse sizes lay out the large strokes, which VGG19's receptive fields cannot see at 2048 px; the
+upsampled image loses fine strokes, so each larger size still needs many steps (README, Speed).
 Each size stops early once the loss stops falling (``config.tolerance``).
 """
 
