@@ -47,8 +47,8 @@ def test_each_size_stops_once_the_loss_stops_falling():
         return {"content": total, "style": 0.0, "tv": 0.0, "total": total}
 
     image = tf.zeros((1, 4, 4, 3))
-    record = _Recorder(callback=None, tolerance=1e-3)
-    record.start_size(4)
+    record = _Recorder(callback=None, config=Config(tolerance=1e-3), inputs="")
+    record.start_size(4, 0)
     falling = [100.0 * 0.99 ** i for i in range(3 * TOLERANCE_WINDOW)]  # 1% a step: 10% per window
     assert not any(record(i, losses(total), image) for i, total in enumerate(falling))
     # Now 0.001% a step, 0.01% per window: the run stops once a whole window of it has been seen.
@@ -56,9 +56,9 @@ def test_each_size_stops_once_the_loss_stops_falling():
     stops = [record(len(falling) + i, losses(total), image) for i, total in enumerate(flat)]
     assert stops.index(True) == TOLERANCE_WINDOW - 1
     # A new size starts afresh: the steps count on, the stopping rule needs a new window.
-    record.start_size(8)
+    record.start_size(8, 1)
     assert not record(0, losses(1.0), image) and record.history[-1]["step"] == record.history[-2]["step"]
-    assert not _Recorder(None, tolerance=0.0)(0, losses(1.0), image)
+    assert not _Recorder(None, Config(tolerance=0.0), "")(0, losses(1.0), image)
 
 
 def test_coarse_to_fine_continues_at_the_full_size(content_path, style_path):
