@@ -237,7 +237,8 @@ def main() -> None:
     import tensorflow as tf
 
     import nst
-    from nst.transfer import converged, device_name
+    from nst.optimizers import converged
+    from nst.transfer import device_name
 
     content, style = images(size)
     shape = f"{content.shape[2]}x{content.shape[1]}"

@@ -25,19 +25,23 @@ from nst.features import FeatureExtractor
 from nst.images import SAVE_FORMATS, load_image, save_image, write_atomically
 from nst.progress import ProgressBar
 from nst.snapshot import Snapshot
-from nst.transfer import NonFiniteLoss, extractor_for, stylize
+from nst.batch import stylize_batch
+from nst.optimizers import NonFiniteLoss
+from nst.transfer import Result, extractor_for, stylize
 from nst.weights import WeightsError
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 DEMO = (("china.jpg", "great_wave.jpg"), ("chelsea.jpg", "starry_night.jpg"))  # (content, style) in data/
 EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 3, 130, 143
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp")  # what a photo folder may hold
 
 
 class Job(NamedTuple):
     content: Path
-    style: Path
+    styles: tuple[Path, ...]
     output: Path
     metrics: Path | None
+    masks: tuple[Path, ...] = ()
 
     @property
     def snapshot(self) -> Path:
@@ -52,11 +56,18 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m nst", description="Neural style transfer (Gatys et al. 2016) with VGG19.")
     parser.add_argument("content", nargs="?", help="content photograph (omit both images for the demo on data/)")
-    parser.add_argument("style", nargs="?", help="style painting")
+    parser.add_argument("styles", nargs="*", metavar="style", help="style painting, or several to blend")
+    parser.add_argument("--style", nargs="+", dest="style_flag", metavar="STYLE",
+                        help="the style images, as a flag: --style a.jpg b.jpg --style-blend 0.7 0.3")
+    parser.add_argument("--mask", nargs="+", metavar="MASK", help="one mask image per style, white where that style "
+                        "goes (Gatys et al. 2017 spatial control); the content's size is used")
     parser.add_argument("-o", "--output", help="output .png or .jpg (default: outputs/CONTENT_STYLE.png)")
     parser.add_argument("--metrics", help="write model details, config, losses per step and timing to this JSON file")
     parser.add_argument("--save-every", type=int, default=0, metavar="N",
                         help="every N steps, also save the current image as OUTPUT_stepN.png and a snapshot")
+    parser.add_argument("--batch-size", type=int, default=0, metavar="N",
+                        help="with a folder of photos: optimise up to N photos of one size together with Adam "
+                             "(--optimizer adam), spread over all visible GPUs")
     parser.add_argument("--resume", action="store_true",
                         help="continue from OUTPUT.snapshot.npz, saved on Ctrl-C, SIGTERM and every --save-every "
                              "steps; --steps and --tolerance may change, the other settings come from the snapshot")
@@ -66,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     for f in dataclasses.fields(Config):
         default = getattr(defaults, f.name)
         if isinstance(default, tuple):
-            kind, shown = dict(nargs="+", type=str, metavar="LAYER"), " ".join(default)
+            kind = dict(nargs="+", type=f.metadata.get("item_type", str), metavar=f.metadata.get("metavar", "LAYER"))
+            shown = " ".join(map(str, default)) or "equal"
         else:
             kind, shown = dict(type=type(default)), default
         # default=None: only flags the user gives override --config; the help shows Config's default.
@@ -104,10 +116,10 @@ def _note(message, category, filename, lineno, file=None, line=None) -> None:
     print(f"nst: note: {message}", file=sys.stderr)  # e.g. "x.gif has 12 frames; using the first"
 
 
-def run_one(content: tf.Tensor, style: tf.Tensor, job: Job, config: Config, extractor: FeatureExtractor,
+def run_one(content: tf.Tensor, styles: list[tf.Tensor], job: Job, config: Config, extractor: FeatureExtractor,
             save_every: int, resume: Snapshot | None, stop_requested: Callable[[], bool]) -> int:
     """Stylise one pair and write the results. Returns the exit code: 0, or why it stopped early."""
-    bar = ProgressBar(desc=f"{job.content.name} x {job.style.name}")
+    bar = ProgressBar(desc=f"{job.content.name} x {' + '.join(s.name for s in job.styles)}")
 
     def callback(step, losses, image):
         bar(step, losses, image)
@@ -117,16 +129,13 @@ def run_one(content: tf.Tensor, style: tf.Tensor, job: Job, config: Config, extr
             raise KeyboardInterrupt  # here, between two steps, the run can be snapshot and resumed
 
     try:
-        result = stylize(content, style, config, callback=callback, extractor=extractor, resume=resume,
-                         snapshot_every=save_every, on_snapshot=lambda snapshot: snapshot.save(job.snapshot))
+        result = stylize(content, styles, config, callback=callback, extractor=extractor, resume=resume,
+                         snapshot_every=save_every, on_snapshot=lambda snapshot: snapshot.save(job.snapshot),
+                         masks=list(job.masks) or None)
     finally:
         bar.close()
-    save_image(result.image, job.output)
-    if job.metrics is not None:
-        record = {"content": str(job.content), "style": str(job.style), "output": str(job.output), **result.metrics()}
-        write_atomically(job.metrics, lambda f: f.write(json.dumps(record, indent=1).encode()))
+    written = _save(job, result)
     final = result.final
-    written = f"{job.output}" + (f" and {job.metrics}" if job.metrics else "")
     if result.error:
         print(f"nst: error: {result.error}; saved the last finite image (step {final['step']}) to {written}",
               file=sys.stderr)
@@ -142,27 +151,104 @@ def run_one(content: tf.Tensor, style: tf.Tensor, job: Job, config: Config, extr
               file=sys.stderr)
         return EXIT_INTERRUPTED
     job.snapshot.unlink(missing_ok=True)  # the run is complete: nothing left to resume
-    print(f"saved {written}: {final['step']} steps in {result.seconds:.1f} s, "
-          f"total loss {final['total']:.4g} (content {final['content']:.4g}, style {final['style']:.4g}, "
-          f"tv {final['tv']:.4g})", file=sys.stderr)
+    _report(written, result)
     return 0
 
 
-def _default_output(content: Path, style: Path) -> Path:
-    return Path("outputs") / f"{content.stem}_{style.stem}.png"
+def run_batches(jobs: list[Job], images: list[tuple[tf.Tensor, list[tf.Tensor]]], config: Config,
+                extractor: FeatureExtractor, batch_size: int, stop_requested: Callable[[], bool]) -> int:
+    """Folder mode with --batch-size: photos of one size, up to ``batch_size`` at a time, as one Adam batch
+    (``nst.batch.stylize_batch``) spread over all visible GPUs. Returns the exit code."""
+    if config.optimizer != "adam":
+        raise ValueError("--batch-size optimises photos together with Adam (L-BFGS would couple them): "
+                         "add --optimizer adam")
+    if any(len(job.styles) > 1 or job.masks for job in jobs) or config.preserve_color != "none":
+        raise ValueError("--batch-size takes one style image, without --mask or --preserve-color; "
+                         "leave out --batch-size for those")
+    gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
+    strategy = tf.distribute.MirroredStrategy(gpus) if len(gpus) > 1 else tf.distribute.get_strategy()
+    by_shape: dict[tuple, list] = {}
+    for job, (content, styles) in zip(jobs, images):
+        by_shape.setdefault(tuple(content.shape), []).append((job, content, styles[0]))
+    for group in by_shape.values():
+        for chunk in (group[i:i + batch_size] for i in range(0, len(group), batch_size)):
+            chunk_jobs, contents, styles = zip(*chunk)
+            # A chunk that cannot be split evenly over the GPUs runs on one: the same images either way.
+            spread = strategy if len(chunk) % strategy.num_replicas_in_sync == 0 else tf.distribute.get_strategy()
+            bar = ProgressBar(desc=f"{len(chunk)} photos x {chunk_jobs[0].styles[0].name}")
+
+            def callback(step, losses, batch):
+                bar(step, {name: sum(image[name] for image in losses) for name in losses[0]}, batch[:1])
+                if stop_requested():
+                    raise KeyboardInterrupt
+
+            try:
+                results = stylize_batch(list(contents), styles[0], config, extractor, strategy=spread,
+                                        callback=callback)
+            except KeyboardInterrupt:
+                print(f"interrupted: the {len(chunk)} photos of this batch were not saved (batches keep no "
+                      f"snapshot); the same command continues with them", file=sys.stderr)
+                return EXIT_INTERRUPTED
+            finally:
+                bar.close()
+            for job, result in zip(chunk_jobs, results):
+                _report(_save(job, result), result)
+    return 0
+
+
+def _save(job: Job, result: Result) -> str:
+    """Write the image and its metrics (atomically); returns what was written, for the message."""
+    save_image(result.image, job.output)
+    if job.metrics is not None:
+        record = {"content": str(job.content), "styles": list(map(str, job.styles)), "masks": list(map(str, job.masks)),
+                  "output": str(job.output), **result.metrics()}
+        write_atomically(job.metrics, lambda f: f.write(json.dumps(record, indent=1).encode()))
+    return f"{job.output}" + (f" and {job.metrics}" if job.metrics else "")
+
+
+def _report(written: str, result: Result) -> None:
+    final = result.final
+    print(f"saved {written}: {final['step']} steps in {result.seconds:.1f} s, "
+          f"total loss {final['total']:.4g} (content {final['content']:.4g}, style {final['style']:.4g}, "
+          f"tv {final['tv']:.4g})", file=sys.stderr)
+
+
+def _default_output(content: Path, styles: tuple[Path, ...]) -> Path:
+    return Path("outputs") / f"{content.stem}_{'+'.join(s.stem for s in styles)}.png"
 
 
 def _jobs(args: argparse.Namespace) -> list[Job]:
-    if (args.content is None) != (args.style is None):
+    if args.styles and args.style_flag:
+        raise ValueError("give the style images either after the content image or with --style, not both")
+    styles = tuple(map(Path, args.styles or args.style_flag or ()))
+    if (args.content is None) != (not styles):
         raise ValueError("give both a content and a style image, or neither for the demo")
     if args.content is None:
         if not DATA.is_dir():
             raise ValueError(f"the demo needs the data/ folder of a clone of the repository ({DATA} is missing)")
-        pairs = [(DATA / "content" / c, DATA / "style" / s) for c, s in DEMO]
+        pairs = [(DATA / "content" / c, (DATA / "style" / s,)) for c, s in DEMO]
         return [Job(c, s, _default_output(c, s), _default_output(c, s).with_suffix(".json")) for c, s in pairs]
-    content, style = Path(args.content), Path(args.style)
-    output = Path(args.output) if args.output else _default_output(content, style)
-    return [Job(content, style, output, Path(args.metrics) if args.metrics else None)]
+    content, masks = Path(args.content), tuple(map(Path, args.mask or ()))
+    if content.is_dir():
+        return _folder_jobs(content, styles, masks, args)
+    output = Path(args.output) if args.output else _default_output(content, styles)
+    metrics = Path(args.metrics) if args.metrics else None
+    return [Job(content, styles, output, metrics, masks)]
+
+
+def _folder_jobs(folder: Path, styles: tuple[Path, ...], masks: tuple[Path, ...],
+                 args: argparse.Namespace) -> list[Job]:
+    """One job per image of ``folder``, into the folder ``-o`` (default outputs/), each with its metrics."""
+    out = Path(args.output) if args.output else Path("outputs")
+    if out.suffix.lower() in SAVE_FORMATS or (out.exists() and not out.is_dir()):
+        raise ValueError(f"with a folder of photos, -o must be a folder, not '{out}'")
+    if args.metrics:
+        raise ValueError("with a folder of photos, each output gets its metrics beside it; leave out --metrics")
+    photos = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+    if not photos:
+        raise ValueError(f"'{folder}' has no images ({', '.join(IMAGE_SUFFIXES)})")
+    outputs = [out / _default_output(photo, styles).name for photo in photos]
+    return [Job(photo, styles, output, output.with_suffix(".json"), masks) for photo, output in zip(photos, outputs)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,31 +278,46 @@ def _main(args: argparse.Namespace) -> int:
     try:
         if args.save_every < 0:
             raise ValueError(f"--save-every must be 0 or more, got {args.save_every}")
+        if args.batch_size < 0 or (args.batch_size and not (args.content and Path(args.content).is_dir())):
+            raise ValueError("--batch-size needs a folder of photos and a number >= 0")
         jobs = _jobs(args)
-        snapshots = {}
-        if args.resume:
-            for job in jobs:
-                if not job.snapshot.exists() and job.output.exists():
-                    print(f"nst: note: {job.output} exists and has no snapshot: finished before; skipped",
-                          file=sys.stderr)
-                else:
-                    snapshots[job] = _load_snapshot(job, args)
-            jobs = list(snapshots)
+        snapshots, to_run = {}, []
+        # A folder of photos always resumes: finished outputs are skipped, stopped ones continue.
+        resume = args.resume or (args.content is not None and Path(args.content).is_dir())
+        for job in jobs:
+            if resume and job.output.exists() and not job.snapshot.exists():
+                print(f"nst: note: {job.output} exists and has no snapshot: finished before; skipped", file=sys.stderr)
+                continue
+            if resume and (args.resume or job.snapshot.exists()):
+                snapshots[job] = _load_snapshot(job, args)
+            to_run.append(job)
+        jobs = to_run
         base = next(iter(snapshots.values())).config if snapshots else None
         config = config_from_args(args, base)
         # Check every path and decode every image before loading the network: a bad file fails in a second.
         images = []
         for job in jobs:
-            _check_output(job.output, [job.content, job.style], tuple(SAVE_FORMATS))
+            inputs = [job.content, *job.styles, *job.masks]
+            _check_output(job.output, inputs, tuple(SAVE_FORMATS))
             if job.metrics is not None:
-                _check_output(job.metrics, [job.content, job.style, job.output], (".json",))
-            images.append((load_image(job.content, config.size), load_image(job.style, config.size)))
+                _check_output(job.metrics, [*inputs, job.output], (".json",))
+            if job.masks and len(job.masks) != len(job.styles):
+                raise ValueError(f"give one --mask per style image: {len(job.masks)} for {len(job.styles)} styles")
+            for mask in job.masks:
+                load_image(mask, 64)  # decoded now so that a bad mask fails before the network loads
+            images.append((load_image(job.content, config.size), [load_image(s, config.size) for s in job.styles]))
         extractor = extractor_for(config) if jobs else None
-        for job, (content, style) in zip(jobs, images):
+
+        def stop_requested() -> bool:
+            return stopped_by["code"] is not None
+
+        if args.batch_size > 1:
+            code = run_batches(jobs, images, config, extractor, args.batch_size, stop_requested)
+            return (stopped_by["code"] or EXIT_INTERRUPTED) if code == EXIT_INTERRUPTED else code
+        for job, (content, styles) in zip(jobs, images):
             if stopped_by["code"] is not None:
                 raise KeyboardInterrupt
-            code = run_one(content, style, job, config, extractor, args.save_every, snapshots.get(job),
-                           lambda: stopped_by["code"] is not None)
+            code = run_one(content, styles, job, config, extractor, args.save_every, snapshots.get(job), stop_requested)
             if code:
                 return (stopped_by["code"] or EXIT_INTERRUPTED) if code == EXIT_INTERRUPTED else code
     except (tf.errors.ResourceExhaustedError, MemoryError):

@@ -20,6 +20,7 @@ OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style")
 POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "float32", "bfloat16")
+COLORS = ("none", "luminance", "histogram")
 MIN_SIZE, MAX_SIZE = 16, 4096  # VGG19 pools 4 times before block5: 16 px is the least it can see
 
 
@@ -48,6 +49,15 @@ class Config:
         ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
         "VGG19 layers whose Gram matrices the output must match (equal weight each)",
     )
+    style_scale: float = _field(1.0, "size of the style image relative to the content's: 2 makes its brush strokes "
+                                     "twice as large in the output, 0.5 half as large")
+    style_blend: tuple[float, ...] = _field((), "weights of several style images, one each (default: equal); their "
+                                                "Gram matrices are blended, or with masks their regions weighted",
+                                            item_type=float, metavar="WEIGHT")
+    preserve_color: str = _field("none", "keep the content's colours (Gatys et al. 2017): luminance (transfer on "
+                                         "luminance only, then put the content's colours back) or histogram "
+                                         "(recolour the style images to the content's colour statistics first)",
+                                 choices=COLORS)
     pooling: str = _field("max", "VGG19 pooling: max (as trained) or avg (Gatys et al.)", choices=POOLINGS)
     precision: str = _field("auto", "VGG19 arithmetic: float32, bfloat16 (about 2x faster where the hardware "
                                     "has it; losses stay float32), or auto (bfloat16 where available)",
@@ -57,7 +67,7 @@ class Config:
 
     def __post_init__(self) -> None:
         # Lists from JSON or the CLI become tuples so that a Config stays hashable and immutable.
-        for name in ("content_layers", "style_layers"):
+        for name in ("content_layers", "style_layers", "style_blend"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         self.validate()
 
@@ -70,13 +80,17 @@ class Config:
         if self.steps < 0:
             raise ValueError(f"steps must be 0 or more, got {self.steps}")
         for name, choices in (("optimizer", OPTIMIZERS), ("init", INITS), ("pooling", POOLINGS),
-                              ("precision", PRECISIONS)):
+                              ("precision", PRECISIONS), ("preserve_color", COLORS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}; got '{getattr(self, name)}'")
         for name in ("tolerance", "learning_rate", "content_weight", "style_weight", "tv_weight"):
             value = getattr(self, name)
             if not value >= 0 or value == float("inf"):  # also catches NaN
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        if not 0 < self.style_scale <= 8:  # also catches NaN
+            raise ValueError(f"style_scale must be above 0 and at most 8, got {self.style_scale}")
+        if any(not 0 <= w < float("inf") for w in self.style_blend) or (self.style_blend and not sum(self.style_blend)):
+            raise ValueError(f"style_blend weights must be finite, >= 0 and not all 0, got {list(self.style_blend)}")
         for name in ("content_layers", "style_layers"):
             layers = getattr(self, name)
             unknown = [layer for layer in layers if layer not in VGG19_LAYERS]

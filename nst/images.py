@@ -133,8 +133,9 @@ def save_image(image: tf.Tensor | np.ndarray, path: str | os.PathLike) -> Path:
     return write_atomically(path, lambda f: Image.fromarray(to_uint8(image)).save(f, format=fmt, **options))
 
 
-def show_images(images: list, titles: list[str] | None = None, width: float = 4.0) -> None:
-    """Show images in one row with titles (matplotlib, inline in notebooks)."""
+def show_images(images: list, titles: list[str] | None = None, width: float = 4.0,
+                save: str | os.PathLike | None = None) -> None:
+    """Show images in one row with titles (matplotlib, inline in notebooks); ``save`` also writes the figure."""
     import matplotlib.pyplot as plt
 
     titles = titles or [""] * len(images)
@@ -144,4 +145,7 @@ def show_images(images: list, titles: list[str] | None = None, width: float = 4.
         ax.set_title(title)
         ax.axis("off")
     fig.tight_layout()
+    if save is not None:
+        fig.savefig(save, dpi=100, bbox_inches="tight",
+                    pil_kwargs={"quality": 85} if str(save).endswith(".jpg") else None)
     plt.show()

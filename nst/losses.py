@@ -10,6 +10,8 @@ ratio of the weights.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import tensorflow as tf
 
 
@@ -44,6 +46,38 @@ def style_loss(features: dict[str, tf.Tensor], targets: dict[str, tf.Tensor],
                      for name, target in targets.items()])
 
 
+class Region(NamedTuple):
+    """One style for one part of the image (Gatys et al. 2017, "Controlling Perceptual Factors", spatial control)."""
+
+    weight: float  # w_r: the share of the style loss this region's style gets
+    mask: tf.Tensor  # (1, H, W, 1) in [0, 1] at the output image's size: where the style goes
+    targets: dict[str, tf.Tensor]  # the style image's Gram matrices A_l, per layer
+
+
+def guided_gram_matrix(features: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
+    """The Gram matrix of the features inside a mask, averaged over the mask.
+
+    ``G^m[b, c, d] = Σ_ij m_ij² F[b, i, j, c] F[b, i, j, d] / Σ_ij m_ij²``, the Gram matrix of the
+    guided features ``F ∘ m``; the mask is first averaged down to the layer's positions. For a mask
+    of ones this is ``gram_matrix``: a region's statistics are compared with a whole style image's.
+    """
+    mask = tf.image.resize(mask, tf.shape(features)[1:3], method="area")  # (B, H_l, W_l, 1): soft at edges
+    weights = tf.square(mask)
+    features = tf.cast(features, tf.float32)
+    gram = tf.einsum("bijc,bijd->bcd", features * weights, features)  # (B, C, C)
+    return gram / tf.maximum(tf.reduce_sum(weights, axis=[1, 2, 3]), 1e-8)[:, tf.newaxis, tf.newaxis]
+
+
+def regional_style_loss(features: dict[str, tf.Tensor], regions: list[Region]) -> tf.Tensor:
+    """``Σ_r w_r · 1/L Σ_l mean((G^m_r,l - A_r,l)²)``: each region matches its own style's Gram matrices."""
+    total = tf.constant(0.0)
+    for region in regions:
+        per_layer = [tf.reduce_mean(tf.square(guided_gram_matrix(features[name], region.mask) - target))
+                     for name, target in region.targets.items()]
+        total += region.weight * tf.add_n(per_layer) / len(per_layer)
+    return total
+
+
 def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
     """``Σ |x[i+1, j] - x[i, j]| + Σ |x[i, j+1] - x[i, j]|`` over pixels and channels, summed over the batch.
 
@@ -54,17 +88,20 @@ def total_variation_loss(image: tf.Tensor) -> tf.Tensor:
 
 
 def style_content_loss(image: tf.Tensor, features: dict[str, tf.Tensor],
-                       content_targets: dict[str, tf.Tensor], style_targets: dict[str, tf.Tensor],
+                       content_targets: dict[str, tf.Tensor], style_targets: dict[str, tf.Tensor] | list[Region],
                        content_weight: float, style_weight: float, tv_weight: float) -> dict[str, tf.Tensor]:
     """The weighted terms and their sum: ``{"content", "style", "tv", "total"}``.
 
     ``total = α · content_loss + β · style_loss + γ · total_variation_loss`` with the weights
     ``α, β, γ`` already applied to each returned term. A term with weight 0 (or no targets) is 0.
+    ``style_targets`` is one Gram matrix per layer, or a list of ``Region``s (``regional_style_loss``).
     """
     zero = tf.constant(0.0)
+    regional = isinstance(style_targets, list)
     terms = {
         "content": content_weight * content_loss(features, content_targets) if content_targets else zero,
-        "style": style_weight * style_loss(features, style_targets) if style_targets else zero,
+        "style": style_weight * (regional_style_loss(features, style_targets) if regional
+                                 else style_loss(features, style_targets)) if style_targets else zero,
         "tv": tv_weight * total_variation_loss(image) if tv_weight else zero,
     }
     terms["total"] = terms["content"] + terms["style"] + terms["tv"]

@@ -7,13 +7,13 @@ Coarse-to-fine: the image is first optimised at a fraction of the size (``config
 a step is 4x cheaper per halving, then upsampled and refined at each doubling up to ``config.size``.
 The coarse sizes lay out the large strokes, which VGG19's receptive fields cannot see at 2048 px; the
 upsampled image loses fine strokes, so each larger size still needs many steps (README, Speed).
-Each size stops early once the loss stops falling (``config.tolerance``).
+Each size stops early once the loss stops falling (``config.tolerance``). The optimisers themselves
+are in ``nst.optimizers``.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import platform
 import sys
@@ -24,17 +24,15 @@ from typing import Callable
 
 import keras
 import numpy as np
-from scipy.optimize import _lbfgsb as scipy_lbfgsb  # L-BFGS-B's Fortran-turned-C core, as SciPy's minimize drives it
 import tensorflow as tf
 
+from nst.color import luminance, match_color_histogram, match_luminance, recombine_luminance
 from nst.config import MIN_SIZE, Config
 from nst.features import FeatureExtractor
 from nst.images import load_image
-from nst.losses import gram_matrix, style_content_loss
+from nst.losses import Region, gram_matrix, style_content_loss
+from nst.optimizers import Callback, NonFiniteLoss, Recorder, converged, run_adam, run_lbfgs
 from nst.snapshot import Snapshot, fingerprint
-
-Callback = Callable[[int, dict, tf.Tensor], None]
-"""``callback(step, losses, image)``: losses is ``{"content", "style", "tv", "total"}`` as floats."""
 
 ImageLike = tf.Tensor | np.ndarray | str | os.PathLike
 
@@ -100,180 +98,6 @@ def versions() -> dict:
             "nst": nst.__version__}
 
 
-TOLERANCE_WINDOW = 10  # steps over which config.tolerance is judged
-
-
-def converged(totals: list[float], tolerance: float) -> bool:
-    """True once the lowest loss fell by less than ``tolerance`` (relative) over the last ``TOLERANCE_WINDOW`` steps.
-
-    ``totals`` are the losses of one size, one per step; ``tolerance=0`` never stops.
-    """
-    if not tolerance or len(totals) <= TOLERANCE_WINDOW:
-        return False
-    before, now = min(totals[:-TOLERANCE_WINDOW]), min(totals)
-    return before - now < tolerance * abs(now)
-
-
-class NonFiniteLoss(FloatingPointError):
-    """The loss became NaN or Inf: the run stops and keeps the last finite image."""
-
-
-class _Recorder:
-    """Keeps the history and the best image of the current size, passes each step to the callback,
-    and takes snapshots (every ``snapshot_every`` steps, and when the callback stops the run).
-
-    Calling it returns True once the run at this size should stop (``converged``).
-    """
-
-    def __init__(self, callback: Callback | None, config: Config, inputs: str, snapshot_every: int = 0,
-                 on_snapshot: Callable[[Snapshot], None] | None = None) -> None:
-        self.callback, self.config, self.inputs = callback, config, inputs
-        self.snapshot_every, self.on_snapshot = snapshot_every, on_snapshot
-        self.history: list[dict] = []
-        self.start = time.perf_counter()
-        self.optimizer_state: Callable[[], dict[str, np.ndarray]] | None = None  # set by the running optimiser
-        self.stopped_by_callback = False
-        self.start_size(0, 0)
-
-    def start_size(self, size: int, index: int) -> None:
-        """A new size starts: the step count goes on, the best image and the stopping rule start afresh."""
-        self.size, self.index, self.offset = size, index, self.history[-1]["step"] if self.history else 0
-        self.best_image: tf.Tensor | None = None
-        self.totals: list[float] = []
-
-    def resume(self, snapshot: Snapshot, size: int) -> None:
-        """Continue at the snapshot's size with its history, best image and clock."""
-        self.history = list(snapshot.history)
-        self.start = time.perf_counter() - snapshot.seconds
-        at_size = [entry for entry in self.history if entry["size"] == size]
-        self.size, self.index, self.offset = size, snapshot.size_index, at_size[0]["step"]
-        self.best_image = tf.constant(snapshot.best_image)
-        self.totals = [entry["total"] for entry in at_size]
-
-    def snapshot(self) -> Snapshot:
-        return Snapshot(config=self.config, inputs=self.inputs, size_index=self.index,
-                        best_image=self.best_image.numpy(), state=self.optimizer_state(), history=list(self.history),
-                        seconds=time.perf_counter() - self.start)
-
-    def check_finite(self, step: int, total: float) -> None:
-        if not math.isfinite(total):
-            raise NonFiniteLoss(f"the loss became {total} at step {step + self.offset} ({self.size} px); "
-                                f"lower the weights or the Adam learning rate")
-
-    def __call__(self, step: int, terms: dict[str, tf.Tensor], image: tf.Tensor) -> bool:
-        losses = {name: float(value) for name, value in terms.items()}
-        self.check_finite(step, losses["total"])
-        step += self.offset
-        entry = {"step": step, "size": self.size, "seconds": round(time.perf_counter() - self.start, 4), **losses}
-        if not self.totals or losses["total"] < min(self.totals):
-            self.best_image = tf.convert_to_tensor(image)
-        self.totals.append(losses["total"])
-        self.history.append(entry)
-        if self.callback is not None:
-            try:
-                self.callback(step, losses, image)
-            except KeyboardInterrupt:  # between two steps: the optimiser's state is whole, a snapshot can be taken
-                self.stopped_by_callback = True
-                raise
-        if self.snapshot_every and step % self.snapshot_every == 0 and step > 0:
-            self.on_snapshot(self.snapshot())
-        return converged(self.totals, self.config.tolerance)
-
-
-def _run_adam(loss_fn: Callable, image: tf.Tensor, config: Config, record: _Recorder,
-              state: dict[str, np.ndarray] | None = None) -> None:
-    """Adam on the pixels, one traced ``train_step`` per update, clipped to [0, 1] after each.
-
-    beta_1 = 0.99 and epsilon = 0.1 are the TensorFlow tutorial's: a large epsilon damps the
-    first steps, when the second-moment estimate is still tiny. ``state`` (from a snapshot) holds
-    the image and Adam's variables (step count, moments) to continue from.
-    """
-    image = tf.Variable(image)
-    optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.99, epsilon=0.1)
-    optimizer.build([image])  # its slots now, not inside train_step: that would trace it twice
-    if state is not None:
-        image.assign(state["image"])
-        for i, variable in enumerate(optimizer.variables):
-            variable.assign(state[f"adam{i}"])
-    record.optimizer_state = lambda: {"image": image.numpy(),
-                                      **{f"adam{i}": v.numpy() for i, v in enumerate(optimizer.variables)}}
-
-    @tf.function
-    def train_step():
-        before = tf.identity(image)  # the image the returned losses belong to
-        with tf.GradientTape() as tape:
-            terms = loss_fn(image)
-        grad = tape.gradient(terms["total"], image)
-        optimizer.apply_gradients([(grad, image)])
-        image.assign(tf.clip_by_value(image, 0.0, 1.0))
-        return terms, before
-
-    start = len(record.totals)  # steps already taken at this size when resuming
-    for step in range(start, config.steps):
-        terms, before = train_step()
-        if record(step, terms, before):
-            return
-    if start <= config.steps:
-        record(config.steps, loss_fn(image), tf.identity(image))  # score the last update too (eagerly: no trace)
-
-
-LBFGS_MEMORY = 10  # past steps L-BFGS-B keeps (SciPy's default); 50 gained 2% per step for 5x the memory
-FG, NEW_X = 3, 1  # setulb's task codes: "evaluate f and g at x", "an iteration has ended"
-
-
-def _lbfgs_start(x: np.ndarray) -> dict[str, np.ndarray]:
-    """L-BFGS-B's whole state as arrays (SciPy's ``setulb`` keeps nothing else), so a snapshot can hold it."""
-    n, m = x.size, LBFGS_MEMORY
-    return {"x": x, "f": np.zeros(()), "g": np.zeros(n), "wa": np.zeros(2 * m * n + 5 * n + 11 * m * m + 8 * m),
-            "iwa": np.zeros(3 * n, np.int32), "task": np.zeros(2, np.int32), "ln_task": np.zeros(2, np.int32),
-            "lsave": np.zeros(4, np.int32), "isave": np.zeros(44, np.int32), "dsave": np.zeros(29),
-            "evaluations": np.zeros((), np.int64)}
-
-
-def _run_lbfgs(loss_fn: Callable, image: tf.Tensor, config: Config, record: _Recorder,
-               state: dict[str, np.ndarray] | None = None) -> None:
-    """L-BFGS-B on the pixels, with the box [0, 1] as bounds (no clipping needed).
-
-    This is SciPy's L-BFGS-B (``scipy.optimize.minimize(method="L-BFGS-B")`` with ``ftol = gtol = 0``),
-    driven one call of its ``setulb`` routine at a time, as ``minimize`` itself does, so that its
-    state can be saved and restored (``state``, from a snapshot). The loss and its gradient come from
-    one traced function; SciPy works in float64 on the flattened image. Each step is one iteration;
-    its line search may evaluate the loss more than once.
-    """
-    shape = image.shape
-
-    @tf.function
-    def value_and_grad(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            terms = loss_fn(x)
-        return terms, tape.gradient(terms["total"], x)
-
-    s = state if state is not None else _lbfgs_start(image.numpy().ravel().astype(np.float64))
-    record.optimizer_state = lambda: s
-    n = s["x"].size
-    lower, upper, both_bounds = np.zeros(n), np.ones(n), np.full(n, 2, np.int32)
-    iteration = max(len(record.totals) - 1, 0)  # step 0 is the starting image
-    while iteration < config.steps or not record.totals:
-        scipy_lbfgsb.setulb(LBFGS_MEMORY, s["x"], lower, upper, both_bounds, s["f"], s["g"], 0.0, 0.0, s["wa"],
-                            s["iwa"], s["task"], s["lsave"], s["isave"], s["dsave"], 20, s["ln_task"])
-        if s["task"][0] == FG:
-            x = tf.constant(s["x"].reshape(shape), tf.float32)
-            terms, grad = value_and_grad(x)
-            s["evaluations"][...] += 1
-            record.check_finite(iteration + (s["evaluations"] > 1), float(terms["total"]))  # trial points too
-            s["f"][...], s["g"][:] = float(terms["total"]), grad.numpy().ravel()
-            last = terms, x
-            if s["evaluations"] == 1:
-                record(0, terms, x)
-        elif s["task"][0] == NEW_X:  # the line search ends on the point it accepts: the last one evaluated
-            iteration += 1
-            if record(iteration, *last) or s["evaluations"] > 2 * config.steps:
-                return
-        else:
-            return  # converged, or the line search can go no further (rounding errors)
-
-
 def _as_image(image: ImageLike, size: int) -> tf.Tensor:
     if isinstance(image, (str, os.PathLike)):
         return load_image(image, size)
@@ -302,6 +126,42 @@ def _resize(image: tf.Tensor, height_width) -> tf.Tensor:
     return tf.clip_by_value(tf.image.resize(image, height_width, method="bilinear", antialias=True), 0.0, 1.0)
 
 
+def _as_mask(mask: ImageLike, height_width: tuple[int, int], index: int) -> tf.Tensor:
+    """A mask image or array as ``(1, H, W, 1)`` in [0, 1] at the content's size: white is where the style goes."""
+    if isinstance(mask, (str, os.PathLike)):
+        mask = load_image(mask, None)
+    mask = tf.convert_to_tensor(mask, tf.float32)
+    if mask.shape.rank == 2:
+        mask = mask[..., tf.newaxis]  # (H, W, 1)
+    if mask.shape.rank == 3:
+        mask = mask[tf.newaxis]  # (1, H, W, C)
+    if mask.shape.rank != 4 or mask.shape[0] != 1 or mask.shape[-1] not in (1, 3):
+        raise ValueError(f"mask {index + 1} must be an image, or an array (H, W), (H, W, 1|3) or (1, H, W, 1|3)")
+    if not bool(tf.reduce_all((mask >= 0) & (mask <= 1))):
+        raise ValueError(f"mask {index + 1} must have values in [0, 1]")
+    mask = tf.reduce_mean(mask, axis=-1, keepdims=True)  # grey: (1, H, W, 1)
+    if not float(tf.reduce_max(mask)) > 0:
+        raise ValueError(f"mask {index + 1} is empty (all black): its style would go nowhere")
+    return tf.image.resize(mask, height_width, method="bilinear", antialias=True)
+
+
+def _blend(config: Config, count: int) -> list[float]:
+    """The styles' weights, summing to 1: ``config.style_blend`` normalised, or equal."""
+    if not config.style_blend:
+        return [1.0 / count] * count
+    if len(config.style_blend) != count:
+        raise ValueError(f"style_blend has {len(config.style_blend)} weights for {count} style images; give one each")
+    return [w / sum(config.style_blend) for w in config.style_blend]
+
+
+def _scaled(image: tf.Tensor, scale: float, what: str) -> tf.Tensor:
+    height, width = (round(side * scale) for side in image.shape[1:3])
+    if min(height, width) < MIN_SIZE:
+        raise ValueError(f"the {what} would be {width}x{height} px at this size and style scale, below the "
+                         f"{MIN_SIZE} px VGG19 needs; raise style_scale or size")
+    return _resize(image, (height, width))
+
+
 def coarse_to_fine_sizes(height: int, width: int, start_size: int) -> list[tuple[int, int]]:
     """``(height, width)`` of each size, smallest first: halved until the long side would fall below
     ``start_size`` or the short side below ``MIN_SIZE``; just ``[(height, width)]`` for ``start_size=0``."""
@@ -321,47 +181,69 @@ def extractor_for(config: Config, content: bool = True, style: bool = True) -> F
     return FeatureExtractor(layers or config.content_layers, config.weights, config.pooling, config.precision)
 
 
-def _transfer(content: ImageLike | None, style: ImageLike | None, config: Config, callback: Callback | None,
-              extractor: FeatureExtractor | None, resume: Snapshot | None = None, snapshot_every: int = 0,
-              on_snapshot: Callable[[Snapshot], None] | None = None) -> Result:
+def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | None, config: Config,
+              callback: Callback | None, extractor: FeatureExtractor | None, resume: Snapshot | None = None,
+              snapshot_every: int = 0, on_snapshot: Callable[[Snapshot], None] | None = None,
+              masks: list[ImageLike] | None = None) -> Result:
     content = None if content is None else _as_image(content, config.size)
-    style = None if style is None else _as_image(style, config.size)
+    styles = style if isinstance(style, list) else [] if style is None else [style]
+    styles = [_as_image(s, config.size) for s in styles]
     use_content = content is not None and config.content_weight > 0
-    use_style = style is not None and config.style_weight > 0
+    use_style = bool(styles) and config.style_weight > 0
+    blend = _blend(config, len(styles)) if styles else []
+    if masks is not None:
+        if content is None or len(masks) != len(styles):
+            raise ValueError(f"give one mask per style image: {len(masks)} masks for {len(styles)} styles")
+        masks = [_as_mask(mask, content.shape[1:3], i) for i, mask in enumerate(masks)]
+    inputs = fingerprint(content, *styles, *(masks or []))
+
+    # Gatys et al. 2017, colour: recolour the styles to the content's colours, or work on luminance only.
+    colored_content = content
+    if config.preserve_color != "none" and content is None:
+        raise ValueError("preserve_color needs a content image")
+    if config.preserve_color == "histogram":
+        styles = [match_color_histogram(s, content) for s in styles]
+    elif config.preserve_color == "luminance":
+        styles = [match_luminance(s, content) for s in styles]
+        content = luminance(content)
+
     extractor = extractor or extractor_for(config, use_content, use_style)
     layers = (config.content_layers if use_content else ()) + (config.style_layers if use_style else ())
     missing = [name for name in layers if name not in extractor.layer_names]
     if missing:
         raise ValueError(f"the extractor does not compute layer '{missing[0]}'")
-    inputs = fingerprint(content, style)
     if resume is not None:
         resume.check(config, inputs)
     if snapshot_every and on_snapshot is None:
         raise ValueError("snapshot_every needs an on_snapshot function to receive the snapshots")
 
-    reference = content if content is not None else style
+    reference = content if content is not None else styles[0]
     full_height, full_width = reference.shape[1:3]
-    record = _Recorder(callback, config, inputs, snapshot_every, on_snapshot)
-    run = _run_lbfgs if config.optimizer == "lbfgs" else _run_adam
+    record = Recorder(callback, config, inputs, snapshot_every, on_snapshot)
+    run = run_lbfgs if config.optimizer == "lbfgs" else run_adam
     image, interrupted, error, snapshot = None, False, None, None
     sizes = coarse_to_fine_sizes(full_height, full_width, config.start_size)
     for index, (height, width) in enumerate(sizes):
         if resume is not None and index < resume.size_index:
             continue  # done before the snapshot
-        scale = height / full_height  # the style image is scaled like the content, keeping their ratio
+        scale = height / full_height  # the style images are scaled like the content, keeping their ratio
         level_content = None if content is None else _resize(content, (height, width))
-        level_style = None if style is None else _resize(
-            style, (max(1, round(style.shape[1] * scale)), max(1, round(style.shape[2] * scale))))
+        level_styles = [_scaled(s, scale * config.style_scale, f"style image {i + 1}") for i, s in enumerate(styles)]
 
-        # The targets are computed once per size: P_l for content, A_l = Gram of the style image for style.
-        content_targets = {}
+        # The targets are computed once per size: P_l for content, A_l = Gram of each style image for style.
+        content_targets, style_targets = {}, {}
         if use_content:
             features = extractor(level_content)
             content_targets = {name: features[name] for name in config.content_layers}
-        style_targets = {}
         if use_style:
-            features = extractor(level_style)
-            style_targets = {name: gram_matrix(features[name]) for name in config.style_layers}
+            grams = [{name: gram_matrix(features[name]) for name in config.style_layers}
+                     for features in map(extractor, level_styles)]
+            if masks is None:  # several styles: the blended Gram matrices A_l = Σ_k w_k A_l^k
+                style_targets = {name: tf.add_n([w * g[name] for w, g in zip(blend, grams)])
+                                 for name in config.style_layers}
+            else:  # each style in its own region
+                style_targets = [Region(w, tf.image.resize(m, (height, width), method="area"), g)
+                                 for w, m, g in zip(blend, masks, grams)]
 
         def loss_fn(image: tf.Tensor) -> dict[str, tf.Tensor]:
             return style_content_loss(image, extractor(image), content_targets, style_targets,
@@ -372,8 +254,8 @@ def _transfer(content: ImageLike | None, style: ImageLike | None, config: Config
             record.resume(resume, max(height, width))
             image, state = record.best_image, resume.state
         else:
-            image = (_initial_image(config, shape, level_content, level_style) if image is None
-                     else _resize(image, (height, width)))
+            image = (_initial_image(config, shape, level_content, level_styles[0] if styles else None)
+                     if image is None else _resize(image, (height, width)))
             record.start_size(max(height, width), index)
         try:
             if not (state is not None and converged(record.totals, config.tolerance)):  # else it ended there
@@ -391,14 +273,17 @@ def _transfer(content: ImageLike | None, style: ImageLike | None, config: Config
             break
     if image.shape[1:3] != (full_height, full_width):  # stopped early at a coarse size
         image = _resize(image, (full_height, full_width))
+    if config.preserve_color == "luminance":
+        image = recombine_luminance(image, colored_content)
     return Result(image=image, history=record.history, model=extractor.describe(), config=config,
                   seconds=time.perf_counter() - record.start, interrupted=interrupted, error=error, snapshot=snapshot)
 
 
-def stylize(content: ImageLike, style: ImageLike, config: Config = Config(), callback: Callback | None = None,
-            extractor: FeatureExtractor | None = None, resume: Snapshot | None = None, snapshot_every: int = 0,
-            on_snapshot: Callable[[Snapshot], None] | None = None) -> Result:
-    """Render ``content`` in the style of ``style`` (Gatys et al. 2016).
+def stylize(content: ImageLike, style: ImageLike | list[ImageLike], config: Config = Config(),
+            callback: Callback | None = None, extractor: FeatureExtractor | None = None,
+            resume: Snapshot | None = None, snapshot_every: int = 0,
+            on_snapshot: Callable[[Snapshot], None] | None = None, masks: list[ImageLike] | None = None) -> Result:
+    """Render ``content`` in the style of ``style`` (Gatys et al. 2016), or of several styles.
 
     Minimises ``α·content_loss + β·style_loss + γ·total_variation_loss`` over the pixels of an
     image started from ``config.init``. Images are file paths (loaded at ``config.size``) or float
@@ -410,8 +295,14 @@ def stylize(content: ImageLike, style: ImageLike, config: Config = Config(), cal
     and a run stopped by a ``KeyboardInterrupt`` raised in ``callback`` returns one in
     ``Result.snapshot``; ``stylize(..., resume=snapshot)`` with the same images and config continues
     it, and ends where the run that was never stopped would have.
+
+    Controls (Gatys et al. 2017): a list of style images blends their Gram matrices with weights
+    ``config.style_blend``; with ``masks`` (one image per style, white where it goes) each style is
+    matched only inside its mask (``regional_style_loss``); ``config.style_scale`` resizes the styles;
+    ``config.preserve_color`` keeps the content's colours (``nst.color``). With ``luminance`` the run
+    works on grey images (the callback sees them) and the colours are put back at the end.
     """
-    return _transfer(content, style, config, callback, extractor, resume, snapshot_every, on_snapshot)
+    return _transfer(content, style, config, callback, extractor, resume, snapshot_every, on_snapshot, masks)
 
 
 def reconstruct_content(content: ImageLike, layers: tuple[str, ...] = ("block4_conv2",), config: Config = Config(),

@@ -48,6 +48,12 @@ def bad_files(tmp_path, content_path):
     (["{content}", "{style}", "--start-size", "8"], "start_size must be 0 or between 16 and 4096"),
     (["{content}", "{style}", "--tolerance", "-0.1"], "tolerance must be a finite number >= 0"),
     (["{content}", "{style}", "--weights", "{tmp}/none.h5"], "weights file '.*none.h5' does not exist"),
+    (["{content}", "{style}", "--style", "{style}"], "either after the content image or with --style, not both"),
+    (["{content}", "{style}", "{style}", "--mask", "{content}"], "one --mask per style image: 1 for 2 styles"),
+    (["{content}", "{style}", "{style}", "--mask", "{tmp}/text.jpg", "{content}"], "text.jpg"),
+    (["{content}", "{style}", "--style-blend", "1", "-1"], "style_blend weights must be finite, >= 0"),
+    (["{content}", "{style}", "--style-scale", "0"], "style_scale must be above 0"),
+    (["{content}", "{style}", "--preserve-color", "sepia"], "invalid choice: 'sepia'"),
 ])
 def test_bad_input_gets_one_line_and_exit_code_2(bad_files, content_path, style_path, capsys, args, message):
     args = [a.format(tmp=bad_files, content=content_path, style=style_path) for a in args]

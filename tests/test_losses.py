@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from nst import content_loss, gram_matrix, style_content_loss, style_loss, total_variation_loss
+from nst.losses import Region, guided_gram_matrix, regional_style_loss
 
 
 def test_gram_matrix_of_a_2x2x2_tensor_by_hand():
@@ -61,3 +62,32 @@ def test_style_content_loss_weights_each_term_and_sums_them():
     assert float(terms["total"]) == pytest.approx(10.0 + 30.5 + 6.0)
     off = style_content_loss(image, features, {}, {}, 1.0, 1.0, 0.0)
     assert float(off["total"]) == 0.0
+
+
+def test_guided_gram_matrix_is_the_gram_matrix_of_the_masked_region():
+    features = tf.constant(np.random.default_rng(1).normal(size=(1, 4, 6, 2)), tf.float32)
+    ones = tf.ones((1, 4, 6, 1))
+    np.testing.assert_allclose(guided_gram_matrix(features, ones), gram_matrix(features), rtol=1e-6)
+    left = tf.concat([tf.ones((1, 4, 2, 1)), tf.zeros((1, 4, 4, 1))], axis=2)
+    np.testing.assert_allclose(guided_gram_matrix(features, left), gram_matrix(features[:, :, :2]), rtol=1e-6)
+    # A mask at twice the layer's size is averaged down first (area): here to exactly the same left columns.
+    np.testing.assert_allclose(guided_gram_matrix(features, tf.image.resize(left, (8, 12), "nearest")),
+                               gram_matrix(features[:, :, :2]), rtol=1e-6)
+    # By hand, a half-weight mask on one position: G = m² f fᵀ / m² = f fᵀ.
+    point = tf.zeros((1, 4, 6, 1)).numpy()
+    point[0, 1, 1, 0] = 0.5
+    f = features.numpy()[0, 1, 1]
+    np.testing.assert_allclose(guided_gram_matrix(features, point)[0], np.outer(f, f), rtol=1e-5)
+
+
+def test_regional_style_loss_of_one_whole_region_is_the_style_loss():
+    rng = np.random.default_rng(2)
+    features = {"a": tf.constant(rng.normal(size=(1, 4, 4, 3)), tf.float32),
+                "b": tf.constant(rng.normal(size=(1, 2, 2, 5)), tf.float32)}
+    targets = {"a": tf.constant(rng.normal(size=(1, 3, 3)), tf.float32),
+               "b": tf.constant(rng.normal(size=(1, 5, 5)), tf.float32)}
+    whole = Region(1.0, tf.ones((1, 4, 4, 1)), targets)
+    assert float(regional_style_loss(features, [whole])) == pytest.approx(float(style_loss(features, targets)))
+    # The weights are shares: the same region twice, with 0.3 and 0.7, adds up to the same loss.
+    halves = [Region(0.3, whole.mask, targets), Region(0.7, whole.mask, targets)]
+    assert float(regional_style_loss(features, halves)) == pytest.approx(float(style_loss(features, targets)))

@@ -15,7 +15,7 @@ import tensorflow as tf
 from nst import Config, stylize
 from nst.cli import main
 from nst.snapshot import Snapshot
-from nst.transfer import _Recorder, _run_lbfgs
+from nst.optimizers import Recorder, run_lbfgs
 
 TWO_SIZES = Config(size=48, start_size=24, steps=6, tolerance=0.0)  # 24 px, then 48 px; 6 steps each
 
@@ -45,8 +45,8 @@ def test_lbfgs_takes_the_steps_of_scipys_minimize():
     scipy.optimize.minimize(fun, start.ravel().astype(np.float64), jac=True, method="L-BFGS-B",
                             bounds=scipy.optimize.Bounds(0.0, 1.0), callback=on_step,
                             options={"maxiter": 8, "ftol": 0.0, "gtol": 0.0})
-    record = _Recorder(None, Config(steps=8, tolerance=0.0), "")
-    _run_lbfgs(loss_fn, tf.constant(start), Config(steps=8, tolerance=0.0), record)
+    record = Recorder(None, Config(steps=8, tolerance=0.0), "")
+    run_lbfgs(loss_fn, tf.constant(start), Config(steps=8, tolerance=0.0), record)
     assert len(scipy_totals) == 9 and scipy_totals[-1] < scipy_totals[0] / 2
     # rel=1e-5: float32 sums round differently in the traced function than eagerly
     assert [entry["total"] for entry in record.history] == pytest.approx(scipy_totals, rel=1e-5)

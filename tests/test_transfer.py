@@ -8,7 +8,8 @@ import tensorflow as tf
 
 from nst import Config, FeatureExtractor, load_image, reconstruct_content, stylize, synthesize_style
 from nst.losses import content_loss, gram_matrix, style_loss
-from nst.transfer import TOLERANCE_WINDOW, _Recorder, coarse_to_fine_sizes
+from nst.optimizers import TOLERANCE_WINDOW, Recorder
+from nst.transfer import coarse_to_fine_sizes
 
 SMALL = Config(size=64, steps=5, precision="float32")
 
@@ -47,7 +48,7 @@ def test_each_size_stops_once_the_loss_stops_falling():
         return {"content": total, "style": 0.0, "tv": 0.0, "total": total}
 
     image = tf.zeros((1, 4, 4, 3))
-    record = _Recorder(callback=None, config=Config(tolerance=1e-3), inputs="")
+    record = Recorder(callback=None, config=Config(tolerance=1e-3), inputs="")
     record.start_size(4, 0)
     falling = [100.0 * 0.99 ** i for i in range(3 * TOLERANCE_WINDOW)]  # 1% a step: 10% per window
     assert not any(record(i, losses(total), image) for i, total in enumerate(falling))
@@ -58,7 +59,7 @@ def test_each_size_stops_once_the_loss_stops_falling():
     # A new size starts afresh: the steps count on, the stopping rule needs a new window.
     record.start_size(8, 1)
     assert not record(0, losses(1.0), image) and record.history[-1]["step"] == record.history[-2]["step"]
-    assert not _Recorder(None, Config(tolerance=0.0), "")(0, losses(1.0), image)
+    assert not Recorder(None, Config(tolerance=0.0), "")(0, losses(1.0), image)
 
 
 def test_coarse_to_fine_continues_at_the_full_size(content_path, style_path):

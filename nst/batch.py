@@ -1,0 +1,258 @@
+"""Batch mode: stylise several content images in one style at once, on one device or on several.
+
+``stylize`` optimises one image. Here the pixels of B images of one size form one variable of
+shape ``(B, H, W, 3)``, and each Adam step runs VGG19 once on the whole batch: on a GPU that keeps
+the device busy where a single small image would leave it half idle.
+
+Why the images do not disturb each other
+----------------------------------------
+The batch objective is the *sum* of the per-image losses, ``L = Σ_i L_i(x_i)``, where ``L_i`` is
+exactly the loss ``stylize`` minimises for image ``i`` alone (content, style and total variation of
+that image, against its own content targets and the shared style Gram matrices). Since ``L_i``
+depends only on the pixels ``x_i``, ``∂L/∂x_i = ∂L_i/∂x_i``; and Adam is elementwise (each pixel has
+its own moments), so every image follows the trajectory it would follow alone. A *mean* over the
+batch would divide each gradient by B, which Adam mostly, but not exactly, cancels (its epsilon is
+not scaled); hence the sum. The losses (``nst.losses``) average over the whole tensor, batch axis
+included, so they are computed here per image: reductions over every axis but the batch.
+
+Distribution
+------------
+With a ``tf.distribute`` strategy the image variable is created under ``strategy.scope()``: a
+mirrored variable, every replica holding a copy of the whole batch. Each step, ``strategy.run``
+calls the replica function on every device; replica r of R takes its slice of the batch, images
+``r·B/R … (r+1)·B/R - 1``, and computes the summed loss of that slice and its gradient with respect
+to the *whole* variable (zeros outside its slice). Keras' ``apply_gradients``, called in replica
+context, sums the gradients over the replicas (an all-reduce, as in the TensorFlow tutorial "Custom
+training with tf.distribute.Strategy") and then applies the same Adam update to every copy. Because
+the other replicas contribute exact zeros to image i's pixels, the summed gradient is the one a
+single device computes, and the results equal the single-device results.
+
+Equal how exactly? Each replica runs the same graph a single device runs on a batch of its size, so
+R replicas of b images give bit for bit what one device gives for a batch of b images at a time (a
+batch of 4 on 2 replicas equals a batch of 4 on one device too, on the CPU). Between batch sizes,
+though, the last bit can differ: Grappler's constant folding folds the constant factors of the
+gradient (loss weights, 1/N of the means) in a different order depending on the tensors' shapes, so
+a batch of 2 and two runs of 1 image (or ``stylize``) may differ by a rounding error (about 1e-7
+after a few steps in float32; in bfloat16, where batched convolutions round differently too, such
+differences grew to 0.034 of the pixel range after 100 steps at 256 px, invisible in the picture).
+A batch of one image, and so each replica holding one image, reproduces ``stylize`` exactly.
+
+The same code runs
+
+* on one device, with no strategy (``tf.distribute.get_strategy()``, the default, a no-op);
+* on several GPUs of one machine: ``tf.distribute.MirroredStrategy()``;
+* on several machines: ``tf.distribute.MultiWorkerMirroredStrategy()``, with ``TF_CONFIG`` set on each
+  worker (the cluster's addresses and this worker's index) and the same script started on every
+  worker. Each worker must load the same images; this path is not tested here.
+
+What batch mode leaves out
+--------------------------
+Adam only, started from the content images (``init="content"``), at one size (no coarse-to-fine:
+``start_size`` is ignored) and for exactly ``config.steps`` updates (no early stop: ``tolerance`` is
+ignored, since the images would stop at different steps). No snapshots.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nst.config import Config
+from nst.features import FeatureExtractor
+from nst.losses import gram_matrix
+from nst.optimizers import NonFiniteLoss
+from nst.transfer import Result, _resize, extractor_for
+
+BatchCallback = Callable[[int, list[dict], tf.Tensor], None]
+"""``callback(step, losses, images)``: one ``{"content", "style", "tv", "total"}`` dict of floats per image."""
+
+TERMS = ("content", "style", "tv", "total")
+
+
+def per_image_losses(images: tf.Tensor, features: dict[str, tf.Tensor], content_targets: dict[str, tf.Tensor],
+                     style_targets: dict[str, tf.Tensor], config: Config) -> dict[str, tf.Tensor]:
+    """The weighted terms of ``style_content_loss``, one value per image: ``{"content", "style", "tv", "total"}``,
+    each of shape ``(b,)``.
+
+    For image i with features ``F_l``, content targets ``P_l`` (its own) and style Gram matrices ``A_l``
+    (shared), in the same order of operations as ``nst.losses`` so that a batch of one gives its values:
+
+    * content: ``α · 1/|C| Σ_l mean((F_l - P_l)²)``, the mean over positions and channels of image i only;
+    * style: ``β · Σ_l 1/|S| · mean((G_l - A_l)²)`` with ``G_l`` image i's ``(C, C)`` Gram matrix;
+    * tv: ``γ · Σ |x[i+1, j] - x[i, j]| + Σ |x[i, j+1] - x[i, j]|`` over image i's pixels and channels.
+
+    ``content_targets`` hold one row per image of ``images`` (``(b, h, w, c)``); ``style_targets`` one
+    Gram matrix ``(1, C, C)``, broadcast over the batch. A term whose weight is 0 is 0.
+    """
+    zero = tf.zeros(tf.shape(images)[:1])  # (b,)
+    terms = {"content": zero, "style": zero, "tv": zero}
+    if content_targets:
+        per_layer = [tf.reduce_mean(tf.square(features[name] - target), axis=[1, 2, 3])
+                     for name, target in content_targets.items()]
+        terms["content"] = config.content_weight * (tf.add_n(per_layer) / len(per_layer))
+    if style_targets:
+        layer_weight = 1.0 / len(style_targets)  # style_loss's default: equal weights
+        per_layer = [layer_weight * tf.reduce_mean(tf.square(gram_matrix(features[name]) - target), axis=[1, 2])
+                     for name, target in style_targets.items()]
+        terms["style"] = config.style_weight * tf.add_n(per_layer)
+    if config.tv_weight:
+        terms["tv"] = config.tv_weight * tf.image.total_variation(images)  # already one sum per image
+    terms["total"] = terms["content"] + terms["style"] + terms["tv"]
+    return terms
+
+
+def _stack_contents(contents: list[tf.Tensor] | tf.Tensor) -> tf.Tensor:
+    """The content images as one float32 batch ``(B, H, W, 3)``; a ValueError if their shapes differ."""
+    if isinstance(contents, (list, tuple)):
+        if not contents:
+            raise ValueError("stylize_batch needs at least one content image")
+        images = [tf.convert_to_tensor(image, tf.float32) for image in contents]
+        images = [image[tf.newaxis] if image.shape.rank == 3 else image for image in images]
+        shapes = [tuple(image.shape) for image in images]
+        if any(shape != shapes[0] for shape in shapes) or any(len(shape) != 4 or shape[0] != 1 for shape in shapes):
+            raise ValueError(f"batch mode needs content images of one shape (1, H, W, 3); got "
+                             f"{', '.join(map(str, shapes))}: resize them to one size first (e.g. tf.image.resize)")
+        contents = tf.concat(images, axis=0)
+    contents = tf.convert_to_tensor(contents, tf.float32)
+    if contents.shape.rank != 4 or contents.shape[-1] != 3 or contents.shape[0] == 0:
+        raise ValueError(f"expected content images of shape (B, H, W, 3), got {tuple(contents.shape)}")
+    if not bool(tf.reduce_all(tf.math.is_finite(contents))):
+        raise ValueError("the content images contain NaN or Inf values")
+    return contents
+
+
+def stylize_batch(contents: list[tf.Tensor] | tf.Tensor, style: tf.Tensor, config: Config = Config(),
+                  extractor: FeatureExtractor | None = None, strategy: tf.distribute.Strategy | None = None,
+                  callback: BatchCallback | None = None) -> list[Result]:
+    """Render every content image in the style of ``style``, as one batch; returns one ``Result`` per image.
+
+    ``contents`` is a list of images of one shape ``(1, H, W, 3)`` (or one ``(B, H, W, 3)`` tensor),
+    ``style`` one image ``(1, h, w, 3)``; both float32 in [0, 1], used at their own sizes. Each image
+    of the result is what ``stylize(content_i, style, config)`` returns with Adam, ``start_size=0`` and
+    ``tolerance=0``: the lowest-loss image among the start and the ``config.steps`` Adam updates
+    (``keras.optimizers.Adam(config.learning_rate, beta_1=0.99, epsilon=0.1)``, pixels clipped to
+    [0, 1] after each update), minimising ``α·content + β·style + γ·tv`` of that image alone. Batch mode
+    always uses Adam (``config.optimizer`` is not read), one size, and no early stop (module docstring).
+
+    ``strategy`` spreads the batch over its replicas (default: ``tf.distribute.get_strategy()``, the
+    current one, a no-op outside any scope); B must be a multiple of ``strategy.num_replicas_in_sync``.
+    The same call works under ``MirroredStrategy`` (several GPUs of one machine) and
+    ``MultiWorkerMirroredStrategy`` (several machines, ``TF_CONFIG`` set on each worker).
+
+    Each ``Result`` holds the image's own history; ``seconds`` (there and in the history) is the batch's time.
+    ``callback(step, losses, images)`` is called after each step as in ``stylize``: step 0 with the
+    content images, step k with the images after k updates, up to ``config.steps``; ``losses`` holds one
+    dict ``{"content", "style", "tv", "total"}`` of floats per image. Raises ``NonFiniteLoss`` if a
+    loss becomes NaN or Inf.
+    """
+    if config.init != "content":
+        raise ValueError(f"batch mode starts from the content images (init='content'); got init='{config.init}'")
+    contents = _stack_contents(contents)
+    style = tf.convert_to_tensor(style, tf.float32)
+    if style.shape.rank == 3:
+        style = style[tf.newaxis]
+    if style.shape.rank != 4 or style.shape[0] != 1 or style.shape[-1] != 3:
+        raise ValueError(f"expected one style image of shape (1, h, w, 3), got {tuple(style.shape)}")
+    strategy = strategy or tf.distribute.get_strategy()
+    batch, replicas = int(contents.shape[0]), strategy.num_replicas_in_sync
+    if batch % replicas:
+        raise ValueError(f"a batch of {batch} images cannot be split evenly over {replicas} replicas: "
+                         f"give a multiple of {replicas} images")
+    per_replica = batch // replicas
+
+    use_content, use_style = config.content_weight > 0, config.style_weight > 0
+    extractor = extractor or extractor_for(config, use_content, use_style)
+    layers = (config.content_layers if use_content else ()) + (config.style_layers if use_style else ())
+    missing = [name for name in layers if name not in extractor.layer_names]
+    if missing:
+        raise ValueError(f"the extractor does not compute layer '{missing[0]}'")
+
+    # The targets, computed once and as stylize computes them: each content image on its own (P_l, one row
+    # per image, so that a batched convolution cannot round them differently), the style Gram matrices A_l
+    # once for all. _resize to the same size is what stylize does at its one size; it keeps the values.
+    height, width = contents.shape[1:3]
+    contents = tf.concat([_resize(contents[i:i + 1], (height, width)) for i in range(batch)], axis=0)
+    style = _resize(style, style.shape[1:3])
+    content_targets: dict[str, tf.Tensor] = {}
+    if use_content:
+        features = [extractor(contents[i:i + 1]) for i in range(batch)]
+        content_targets = {name: tf.concat([f[name] for f in features], axis=0) for name in config.content_layers}
+    style_targets: dict[str, tf.Tensor] = {}
+    if use_style:
+        features = extractor(style)
+        style_targets = {name: gram_matrix(features[name]) for name in config.style_layers}
+
+    def replica_losses(images: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        """This replica's slice of the batch and the per-image losses of that slice."""
+        # Replica r owns images r·b ... (r+1)·b - 1. The id is 0 under the default strategy, a per-replica
+        # constant under MirroredStrategy; the slice is taken from this replica's copy of the variable.
+        start = tf.distribute.get_replica_context().replica_id_in_sync_group * per_replica
+        mine = images[start:start + per_replica]
+        targets = {name: target[start:start + per_replica] for name, target in content_targets.items()}
+        return mine, per_image_losses(mine, extractor(mine), targets, style_targets, config)
+
+    with strategy.scope():
+        # Under the scope: a mirrored variable (one copy of the whole batch per replica) and Adam's moments
+        # mirrored alongside; the optimiser remembers the strategy it was created under.
+        image = tf.Variable(contents, name="images")
+        optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.99, epsilon=0.1)
+        optimizer.build([image])  # its slots now, not inside the traced step
+
+    def replica_step() -> dict[str, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            _, terms = replica_losses(image)
+            # The sum, not the mean, over this replica's images: each image keeps its own gradient ∂L_i/∂x_i.
+            objective = tf.reduce_sum(terms["total"])
+        # With respect to the whole variable: zeros outside this replica's slice.
+        grad = tape.gradient(objective, image)
+        # In replica context Keras all-reduces (SUM) the gradients over the replicas, then updates every copy.
+        optimizer.apply_gradients([(grad, image)])
+        return terms
+
+    @tf.function
+    def train_step() -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        before = tf.identity(image)  # the images the returned losses belong to
+        terms = strategy.run(replica_step)
+        # Once in cross-replica context, assigned to every copy: the box [0, 1] of valid pixels.
+        image.assign(tf.clip_by_value(image, 0.0, 1.0))
+        # Each replica's losses, concatenated in replica order: the batch's order.
+        return {name: strategy.gather(terms[name], axis=0) for name in TERMS}, before
+
+    @tf.function
+    def score() -> dict[str, tf.Tensor]:
+        terms = strategy.run(lambda: replica_losses(image)[1])
+        return {name: strategy.gather(terms[name], axis=0) for name in TERMS}
+
+    # stylize returns the lowest-loss image it saw, so the same is kept here for each image.
+    best = contents.numpy()
+    best_totals = np.full(batch, np.inf)
+    histories: list[list[dict]] = [[] for _ in range(batch)]
+    start = time.perf_counter()
+
+    def record(step: int, terms: dict[str, tf.Tensor], images: tf.Tensor) -> None:
+        values = {name: terms[name].numpy() for name in TERMS}
+        for i, total in enumerate(values["total"]):
+            if not np.isfinite(total):
+                raise NonFiniteLoss(f"the loss of image {i} became {total} at step {step}; "
+                                    f"lower the weights or the Adam learning rate")
+        improved = values["total"] < best_totals
+        best[improved] = images.numpy()[improved]
+        best_totals[improved] = values["total"][improved]
+        losses = [{name: float(values[name][i]) for name in TERMS} for i in range(batch)]
+        seconds = round(time.perf_counter() - start, 4)
+        for history, image_losses in zip(histories, losses):
+            history.append({"step": step, "size": max(height, width), "seconds": seconds, **image_losses})
+        if callback is not None:
+            callback(step, losses, images)
+
+    for step in range(config.steps):
+        terms, before = train_step()
+        record(step, terms, before)
+    record(config.steps, score(), tf.identity(image))  # score the last update too
+    seconds = time.perf_counter() - start
+    return [Result(image=tf.constant(best[i:i + 1]), history=histories[i], model=extractor.describe(), config=config,
+                   seconds=seconds) for i in range(batch)]
