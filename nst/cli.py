@@ -331,6 +331,6 @@ def _main(args: argparse.Namespace) -> int:
         print(f"nst: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("nst: interrupted before the first step; nothing was written", file=sys.stderr)
+        print("nst: interrupted before its next step; nothing more was written", file=sys.stderr)
         return stopped_by["code"] or EXIT_INTERRUPTED
     return 0
