@@ -58,14 +58,13 @@ import time
 from typing import Callable
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from nst.config import Config
 from nst.features import FeatureExtractor
 from nst.losses import gram_matrix
-from nst.optimizers import NonFiniteLoss
-from nst.transfer import Result, _resize, extractor_for
+from nst.optimizers import NonFiniteLoss, Recorder
+from nst.transfer import ImageLike, Result, _as_image, _resize, extractor_for
 
 BatchCallback = Callable[[int, list[dict], tf.Tensor], None]
 """``callback(step, losses, images)``: one ``{"content", "style", "tv", "total"}`` dict of floats per image."""
@@ -105,33 +104,35 @@ def per_image_losses(images: tf.Tensor, features: dict[str, tf.Tensor], content_
     return terms
 
 
-def _stack_contents(contents: list[tf.Tensor] | tf.Tensor) -> tf.Tensor:
-    """The content images as one float32 batch ``(B, H, W, 3)``; a ValueError if their shapes differ."""
-    if isinstance(contents, (list, tuple)):
-        if not contents:
-            raise ValueError("stylize_batch needs at least one content image")
-        images = [tf.convert_to_tensor(image, tf.float32) for image in contents]
-        images = [image[tf.newaxis] if image.shape.rank == 3 else image for image in images]
-        shapes = [tuple(image.shape) for image in images]
-        if any(shape != shapes[0] for shape in shapes) or any(len(shape) != 4 or shape[0] != 1 for shape in shapes):
-            raise ValueError(f"batch mode needs content images of one shape (1, H, W, 3); got "
-                             f"{', '.join(map(str, shapes))}: resize them to one size first (e.g. tf.image.resize)")
-        contents = tf.concat(images, axis=0)
-    contents = tf.convert_to_tensor(contents, tf.float32)
-    if contents.shape.rank != 4 or contents.shape[-1] != 3 or contents.shape[0] == 0:
-        raise ValueError(f"expected content images of shape (B, H, W, 3), got {tuple(contents.shape)}")
-    if not bool(tf.reduce_all(tf.math.is_finite(contents))):
-        raise ValueError("the content images contain NaN or Inf values")
-    return contents
+def _stack_contents(contents: list[ImageLike] | tf.Tensor, size: int) -> tf.Tensor:
+    """The content images as one float32 batch ``(B, H, W, 3)``; a ValueError if their shapes differ.
+
+    Each image is taken as ``stylize`` takes it (``_as_image``): a path is loaded at ``size``, a tensor
+    is used at its own size and must be finite.
+    """
+    if not isinstance(contents, (list, tuple)):
+        contents = tf.convert_to_tensor(contents, tf.float32)
+        if contents.shape.rank != 4:
+            raise ValueError(f"expected content images of shape (B, H, W, 3), got {tuple(contents.shape)}")
+        contents = tf.unstack(contents)
+    if not contents:
+        raise ValueError("stylize_batch needs at least one content image")
+    images = [_as_image(image, size) for image in contents]  # (1, H, W, 3) each
+    shapes = [tuple(image.shape) for image in images]
+    if any(shape != shapes[0] for shape in shapes):
+        raise ValueError(f"batch mode needs content images of one shape (1, H, W, 3); got "
+                         f"{', '.join(map(str, shapes))}: resize them to one size first (e.g. tf.image.resize)")
+    return tf.concat(images, axis=0)
 
 
-def stylize_batch(contents: list[tf.Tensor] | tf.Tensor, style: tf.Tensor, config: Config = Config(),
+def stylize_batch(contents: list[ImageLike] | tf.Tensor, style: ImageLike, config: Config = Config(),
                   extractor: FeatureExtractor | None = None, strategy: tf.distribute.Strategy | None = None,
                   callback: BatchCallback | None = None) -> list[Result]:
     """Render every content image in the style of ``style``, as one batch; returns one ``Result`` per image.
 
     ``contents`` is a list of images of one shape ``(1, H, W, 3)`` (or one ``(B, H, W, 3)`` tensor),
-    ``style`` one image ``(1, h, w, 3)``; both float32 in [0, 1], used at their own sizes. Each image
+    ``style`` one image ``(1, h, w, 3)``; float32 in [0, 1] used at their own sizes, or file paths loaded at
+    ``config.size``, as ``stylize`` takes them. Each image
     of the result is what ``stylize(content_i, style, config)`` returns with Adam, ``start_size=0`` and
     ``tolerance=0``: the lowest-loss image among the start and the ``config.steps`` Adam updates
     (``keras.optimizers.Adam(config.learning_rate, beta_1=0.99, epsilon=0.1)``, pixels clipped to
@@ -151,12 +152,8 @@ def stylize_batch(contents: list[tf.Tensor] | tf.Tensor, style: tf.Tensor, confi
     """
     if config.init != "content":
         raise ValueError(f"batch mode starts from the content images (init='content'); got init='{config.init}'")
-    contents = _stack_contents(contents)
-    style = tf.convert_to_tensor(style, tf.float32)
-    if style.shape.rank == 3:
-        style = style[tf.newaxis]
-    if style.shape.rank != 4 or style.shape[0] != 1 or style.shape[-1] != 3:
-        raise ValueError(f"expected one style image of shape (1, h, w, 3), got {tuple(style.shape)}")
+    contents = _stack_contents(contents, config.size)
+    style = _as_image(style, config.size)
     strategy = strategy or tf.distribute.get_strategy()
     batch, replicas = int(contents.shape[0]), strategy.num_replicas_in_sync
     if batch % replicas:
@@ -165,11 +162,7 @@ def stylize_batch(contents: list[tf.Tensor] | tf.Tensor, style: tf.Tensor, confi
     per_replica = batch // replicas
 
     use_content, use_style = config.content_weight > 0, config.style_weight > 0
-    extractor = extractor or extractor_for(config, use_content, use_style)
-    layers = (config.content_layers if use_content else ()) + (config.style_layers if use_style else ())
-    missing = [name for name in layers if name not in extractor.layer_names]
-    if missing:
-        raise ValueError(f"the extractor does not compute layer '{missing[0]}'")
+    extractor = extractor_for(config, extractor=extractor)
 
     # The targets, computed once and as stylize computes them: each content image on its own (P_l, one row
     # per image, so that a batched convolution cannot round them differently), the style Gram matrices A_l
@@ -227,32 +220,25 @@ def stylize_batch(contents: list[tf.Tensor] | tf.Tensor, style: tf.Tensor, confi
         terms = strategy.run(lambda: replica_losses(image)[1])
         return {name: strategy.gather(terms[name], axis=0) for name in TERMS}
 
-    # stylize returns the lowest-loss image it saw, so the same is kept here for each image.
-    best = contents.numpy()
-    best_totals = np.full(batch, np.inf)
-    histories: list[list[dict]] = [[] for _ in range(batch)]
-    start = time.perf_counter()
+    # One Recorder per image, as stylize keeps one: its history, its lowest-loss image, the NaN check. Their
+    # stopping rule is not used: the images of a batch stop together.
+    records = [Recorder(None, config, "") for _ in range(batch)]
+    for record in records:
+        record.start_size(max(height, width), 0)
 
-    def record(step: int, terms: dict[str, tf.Tensor], images: tf.Tensor) -> None:
-        values = {name: terms[name].numpy() for name in TERMS}
-        for i, total in enumerate(values["total"]):
-            if not np.isfinite(total):
-                raise NonFiniteLoss(f"the loss of image {i} became {total} at step {step}; "
-                                    f"lower the weights or the Adam learning rate")
-        improved = values["total"] < best_totals
-        best[improved] = images.numpy()[improved]
-        best_totals[improved] = values["total"][improved]
-        losses = [{name: float(values[name][i]) for name in TERMS} for i in range(batch)]
-        seconds = round(time.perf_counter() - start, 4)
-        for history, image_losses in zip(histories, losses):
-            history.append({"step": step, "size": max(height, width), "seconds": seconds, **image_losses})
+    def record_step(step: int, terms: dict[str, tf.Tensor], images: tf.Tensor) -> None:
+        losses = [{name: float(terms[name][i]) for name in TERMS} for i in range(batch)]
+        for i, (record, image_losses) in enumerate(zip(records, losses)):
+            try:
+                record(step, image_losses, images[i:i + 1])
+            except NonFiniteLoss as e:
+                raise NonFiniteLoss(f"image {i}: {e}") from None
         if callback is not None:
             callback(step, losses, images)
 
     for step in range(config.steps):
         terms, before = train_step()
-        record(step, terms, before)
-    record(config.steps, score(), tf.identity(image))  # score the last update too
-    seconds = time.perf_counter() - start
-    return [Result(image=tf.constant(best[i:i + 1]), history=histories[i], model=extractor.describe(), config=config,
-                   seconds=seconds) for i in range(batch)]
+        record_step(step, terms, before)
+    record_step(config.steps, score(), tf.identity(image))  # score the last update too
+    return [Result(image=record.best_image, history=record.history, model=extractor.describe(), config=config,
+                   seconds=time.perf_counter() - record.start) for record in records]

@@ -25,16 +25,21 @@ def _vgg19(keras_weights: str | None) -> keras.Model:
     return model
 
 
+def cpuinfo() -> str:
+    """The text of ``/proc/cpuinfo`` (the CPU's model name and flags), or "" where there is none (not Linux)."""
+    try:
+        return Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+
+
 def _has_bfloat16_hardware() -> bool:
     """A GPU of compute capability 8.0 or more (Ampere on), or a CPU with AVX-512 BF16 or AMX."""
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability", (0, 0))
         return tuple(capability) >= (8, 0)
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:  # not Linux: no cheap way to ask, so stay exact
-        return False
+    flags = cpuinfo()  # empty where there is none: no cheap way to ask, so stay exact
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 

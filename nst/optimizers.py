@@ -104,7 +104,7 @@ class Recorder:
 
 
 def run_adam(loss_fn: Callable, image: tf.Tensor, config: Config, record: Recorder,
-              state: dict[str, np.ndarray] | None = None) -> None:
+             state: dict[str, np.ndarray] | None = None) -> None:
     """Adam on the pixels, one traced ``train_step`` per update, clipped to [0, 1] after each.
 
     beta_1 = 0.99 and epsilon = 0.1 are the TensorFlow tutorial's: a large epsilon damps the
@@ -154,7 +154,7 @@ def _lbfgs_start(x: np.ndarray) -> dict[str, np.ndarray]:
 
 
 def run_lbfgs(loss_fn: Callable, image: tf.Tensor, config: Config, record: Recorder,
-               state: dict[str, np.ndarray] | None = None) -> None:
+              state: dict[str, np.ndarray] | None = None) -> None:
     """L-BFGS-B on the pixels, with the box [0, 1] as bounds (no clipping needed).
 
     This is SciPy's L-BFGS-B (``scipy.optimize.minimize(method="L-BFGS-B")`` with ``ftol = gtol = 0``),

@@ -19,7 +19,6 @@ import platform
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Callable
 
 import keras
@@ -28,7 +27,7 @@ import tensorflow as tf
 
 from nst.color import luminance, match_color_histogram, match_luminance, recombine_luminance
 from nst.config import MIN_SIZE, Config
-from nst.features import FeatureExtractor
+from nst.features import FeatureExtractor, cpuinfo
 from nst.images import load_image
 from nst.losses import Region, gram_matrix, style_content_loss
 from nst.optimizers import Callback, NonFiniteLoss, Recorder, converged, run_adam, run_lbfgs
@@ -80,14 +79,8 @@ def device_name() -> str:
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
         return "GPU: " + tf.config.experimental.get_device_details(gpus[0]).get("device_name", gpus[0].name)
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo().splitlines() if line.startswith("model name")]
+    cpu = names[0] if names else platform.processor() or platform.machine()
     return f"CPU: {cpu} ({os.cpu_count()} cores)"
 
 
@@ -174,11 +167,20 @@ def coarse_to_fine_sizes(height: int, width: int, start_size: int) -> list[tuple
     return sizes[::-1]
 
 
-def extractor_for(config: Config, content: bool = True, style: bool = True) -> FeatureExtractor:
-    """The extractor a run with ``config`` needs: its content and style layers whose weight is not 0."""
+def extractor_for(config: Config, content: bool = True, style: bool = True,
+                  extractor: FeatureExtractor | None = None) -> FeatureExtractor:
+    """The extractor a run with ``config`` needs: its content and style layers whose weight is not 0.
+
+    A given ``extractor`` is returned as it is once it is checked to compute those layers.
+    """
     layers = ((config.content_layers if content and config.content_weight > 0 else ())
               + (config.style_layers if style and config.style_weight > 0 else ()))
-    return FeatureExtractor(layers or config.content_layers, config.weights, config.pooling, config.precision)
+    if extractor is None:
+        return FeatureExtractor(layers or config.content_layers, config.weights, config.pooling, config.precision)
+    missing = [name for name in layers if name not in extractor.layer_names]
+    if missing:
+        raise ValueError(f"the extractor does not compute layer '{missing[0]}'")
+    return extractor
 
 
 def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | None, config: Config,
@@ -207,11 +209,7 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
         styles = [match_luminance(s, content) for s in styles]
         content = luminance(content)
 
-    extractor = extractor or extractor_for(config, use_content, use_style)
-    layers = (config.content_layers if use_content else ()) + (config.style_layers if use_style else ())
-    missing = [name for name in layers if name not in extractor.layer_names]
-    if missing:
-        raise ValueError(f"the extractor does not compute layer '{missing[0]}'")
+    extractor = extractor_for(config, content is not None, bool(styles), extractor)
     if resume is not None:
         resume.check(config, inputs)
     if snapshot_every and on_snapshot is None:
