@@ -211,6 +211,10 @@ def _report(written: str, result: Result) -> None:
     print(f"saved {written}: {final['step']} steps in {result.seconds:.1f} s, "
           f"total loss {final['total']:.4g} (content {final['content']:.4g}, style {final['style']:.4g}, "
           f"tv {final['tv']:.4g})", file=sys.stderr)
+    if result.stopped:
+        last = [entry for entry in result.history if entry["size"] == final["size"]]
+        print(f"nst: note: {final['size']} px ended after {last[-1]['step'] - last[0]['step']} of its "
+              f"{result.config.steps} steps: {result.stopped}", file=sys.stderr)
 
 
 def _default_output(content: Path, styles: tuple[Path, ...]) -> Path:

@@ -63,6 +63,7 @@ class Recorder:
         self.size, self.index, self.offset = size, index, self.history[-1]["step"] if self.history else 0
         self.best_image: tf.Tensor | None = None
         self.totals: list[float] = []
+        self.stopped: str | None = None  # why this size ended before config.steps, if it did
 
     def resume(self, snapshot: Snapshot, size: int) -> None:
         """Continue at the snapshot's size with its history, best image and clock."""
@@ -100,7 +101,11 @@ class Recorder:
                 raise
         if self.snapshot_every and step % self.snapshot_every == 0 and step > 0:
             self.on_snapshot(self.snapshot())
-        return converged(self.totals, self.config.tolerance)
+        if converged(self.totals, self.config.tolerance):
+            self.stopped = (f"the loss fell by less than {self.config.tolerance:g} (relative) over the last "
+                            f"{TOLERANCE_WINDOW} steps")
+            return True
+        return False
 
 
 def run_adam(loss_fn: Callable, image: tf.Tensor, config: Config, record: Recorder,
@@ -191,7 +196,12 @@ def run_lbfgs(loss_fn: Callable, image: tf.Tensor, config: Config, record: Recor
                 record(0, terms, x)
         elif s["task"][0] == NEW_X:  # the line search ends on the point it accepts: the last one evaluated
             iteration += 1
-            if record(iteration, *last) or s["evaluations"] > 2 * config.steps:
+            if record(iteration, *last):
                 return
-        else:
-            return  # converged, or the line search can go no further (rounding errors)
+            if s["evaluations"] > 2 * config.steps:
+                record.stopped = f"L-BFGS-B's line searches took more than {2 * config.steps} evaluations"
+                return
+        else:  # with ftol = gtol = 0: a step found no lower loss, or the line search could go no further
+            record.stopped = ("L-BFGS-B found no lower loss: the loss's rounding is as large as a step's gain "
+                              "(bfloat16 rounds more than float32)")
+            return

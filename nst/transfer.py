@@ -48,6 +48,7 @@ class Result:
     interrupted: bool = False  # stopped by Ctrl-C (or SIGTERM in the CLI)
     error: str | None = None  # why the run stopped early when the loss became NaN or Inf
     snapshot: Snapshot | None = None  # where to resume from, when the callback stopped the run between steps
+    stopped: str | None = None  # why the last size ended before config.steps: the tolerance, or L-BFGS-B
 
     @property
     def final(self) -> dict:
@@ -70,6 +71,7 @@ class Result:
             "steps_per_second": round(steps / self.seconds, 3) if self.seconds > 0 else None,
             "interrupted": self.interrupted,
             "error": self.error,
+            "stopped": self.stopped,
             "history": self.history,
         }
 
@@ -274,7 +276,8 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
     if config.preserve_color == "luminance":
         image = recombine_luminance(image, colored_content)
     return Result(image=image, history=record.history, model=extractor.describe(), config=config,
-                  seconds=time.perf_counter() - record.start, interrupted=interrupted, error=error, snapshot=snapshot)
+                  seconds=time.perf_counter() - record.start, interrupted=interrupted, error=error, snapshot=snapshot,
+                  stopped=record.stopped)
 
 
 def stylize(content: ImageLike, style: ImageLike | list[ImageLike], config: Config = Config(),
@@ -288,6 +291,7 @@ def stylize(content: ImageLike, style: ImageLike | list[ImageLike], config: Conf
     tensors in [0, 1] (used at their own size). ``callback(step, losses, image)`` is called after each
     step. Ctrl-C stops the run early and returns the best image so far with ``interrupted=True``; a
     NaN or Inf loss stops it too, returning the last finite best image with the reason in ``error``.
+    A run that ends before ``config.steps`` at its last size says why in ``Result.stopped``.
 
     Snapshots (``nst.snapshot``): ``on_snapshot(snapshot)`` is called every ``snapshot_every`` steps,
     and a run stopped by a ``KeyboardInterrupt`` raised in ``callback`` returns one in

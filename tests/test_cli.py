@@ -98,6 +98,7 @@ def test_a_run_writes_the_image_and_metrics_whose_losses_can_be_recomputed(tmp_p
     assert set(record["history"][0]) == {"step", "size", "seconds", "content", "style", "tv", "total"}
     assert record["steps"] == 6 and record["steps_per_second"] > 0 and record["device"]
     assert record["versions"]["tensorflow"] and record["config"]["size"] == 64
+    assert record["stopped"] is None  # it ran its 6 steps
 
     # Anyone can recompute the final losses from the saved image (8-bit rounding aside).
     config = Config(**record["config"])
@@ -140,3 +141,15 @@ def test_same_seed_inputs_and_device_give_identical_files(tmp_path, content_path
                         "--size", "48", "--steps", "8", "--init", "noise", "--seed", "7"],
                        check=True, capture_output=True, cwd=tmp_path, env={**os.environ, "TF_DETERMINISTIC_OPS": "1"})
     assert outputs[0].read_bytes() == outputs[1].read_bytes()
+
+
+def test_a_run_that_stops_early_says_why(tmp_path, content_path, style_path, capsys):
+    metrics = tmp_path / "m.json"
+    # A tolerance of 0.99: the run stops once the loss fell by less than 99% over 10 steps.
+    assert main([str(content_path), str(style_path), "-o", str(tmp_path / "out.png"), "--metrics", str(metrics),
+                 "--size", "32", "--steps", "200", "--tolerance", "0.99"]) == 0
+    record = json.loads(metrics.read_text())
+    assert record["steps"] < 200
+    assert record["stopped"] == "the loss fell by less than 0.99 (relative) over the last 10 steps"
+    assert (f"nst: note: 32 px ended after {record['steps']} of its 200 steps: the loss fell by less than 0.99"
+            in capsys.readouterr().err)

@@ -44,3 +44,26 @@ def test_lbfgs_takes_the_steps_of_scipys_minimize():
     assert len(scipy_totals) == 9 and scipy_totals[-1] < scipy_totals[0] / 2
     # rel=1e-5: float32 sums round differently in the traced function than eagerly
     assert [entry["total"] for entry in record.history] == pytest.approx(scipy_totals, rel=1e-5)
+
+
+def test_lbfgs_says_why_it_ended_when_no_step_lowers_the_loss():
+    # From step 5 on, every evaluation is 1000 above the one before: no step can lower the loss, as when
+    # bfloat16's rounding outweighs what a step gains. The run ends there, with the reason.
+    rising = tf.Variable(0.0)
+
+    def loss_fn(x):
+        return as_terms(rosenbrock(x) + rising.assign_add(1000.0 * tf.sign(rising)))  # 0 until step 5
+
+    def callback(step, losses, image):
+        if step == 5:
+            rising.assign(1000.0)
+
+    config = Config(steps=30, tolerance=0.0)
+    record = Recorder(callback, config, "")
+    run_lbfgs(loss_fn, START, config, record)
+    assert len(record.history) < 10 and min(record.totals) == record.totals[5]
+    assert record.stopped.startswith("L-BFGS-B found no lower loss")
+
+    record = Recorder(None, config, "")
+    run_lbfgs(lambda x: as_terms(rosenbrock(x)), START, config, record)
+    assert len(record.history) == 31 and record.stopped is None  # it ran its 30 steps

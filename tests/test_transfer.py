@@ -56,8 +56,10 @@ def test_each_size_stops_once_the_loss_stops_falling():
     flat = [falling[-1] * (1 - 1e-5) ** i for i in range(1, 2 * TOLERANCE_WINDOW)]
     stops = [record(len(falling) + i, losses(total), image) for i, total in enumerate(flat)]
     assert stops.index(True) == TOLERANCE_WINDOW - 1
+    assert record.stopped == f"the loss fell by less than 0.001 (relative) over the last {TOLERANCE_WINDOW} steps"
     # A new size starts afresh: the steps count on, the stopping rule needs a new window.
     record.start_size(8, 1)
+    assert record.stopped is None
     assert not record(0, losses(1.0), image) and record.history[-1]["step"] == record.history[-2]["step"]
     assert not Recorder(None, Config(tolerance=0.0), "")(0, losses(1.0), image)
 
