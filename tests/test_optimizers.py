@@ -1,4 +1,4 @@
-"""run_lbfgs against SciPy's own L-BFGS-B."""
+"""run_lbfgs: the steps of SciPy's own L-BFGS-B, and why it ends before its step limit."""
 
 import numpy as np
 import pytest
