@@ -101,11 +101,15 @@ class Recorder:
                 raise
         if self.snapshot_every and step % self.snapshot_every == 0 and step > 0:
             self.on_snapshot(self.snapshot())
-        if converged(self.totals, self.config.tolerance):
-            self.stopped = (f"the loss fell by less than {self.config.tolerance:g} (relative) over the last "
-                            f"{TOLERANCE_WINDOW} steps")
-            return True
-        return False
+        return self.converged()
+
+    def converged(self) -> bool:
+        """The stopping rule (``converged``) on this size's losses; when it holds, ``stopped`` says so."""
+        if not converged(self.totals, self.config.tolerance):
+            return False
+        self.stopped = (f"the loss fell by less than {self.config.tolerance:g} (relative) over the last "
+                        f"{TOLERANCE_WINDOW} steps")
+        return True
 
 
 def run_adam(loss_fn: Callable, image: tf.Tensor, config: Config, record: Recorder,

@@ -30,7 +30,7 @@ from nst.config import MIN_SIZE, Config
 from nst.features import FeatureExtractor, cpuinfo
 from nst.images import load_image
 from nst.losses import Region, gram_matrix, style_content_loss
-from nst.optimizers import Callback, NonFiniteLoss, Recorder, converged, run_adam, run_lbfgs
+from nst.optimizers import Callback, NonFiniteLoss, Recorder, run_adam, run_lbfgs
 from nst.snapshot import Snapshot, fingerprint
 
 ImageLike = tf.Tensor | np.ndarray | str | os.PathLike
@@ -258,7 +258,7 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
                      if image is None else _resize(image, (height, width)))
             record.start_size(max(height, width), index)
         try:
-            if not (state is not None and converged(record.totals, config.tolerance)):  # else it ended there
+            if not (state is not None and record.converged()):  # else it ended there
                 run(loss_fn, image, config, record, state)
         except (KeyboardInterrupt, NonFiniteLoss) as stop:
             if not record.history:  # stopped before the first step: nothing to return
