@@ -9,7 +9,6 @@ tests/test_notebooks.py checks.
 """
 
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -17,13 +16,9 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from nst.quiet import TF_LOG  # TensorFlow's C++ start-up lines, in case a cell imported it before nst
+
 HERE = Path(__file__).resolve().parent
-
-
-# TensorFlow's C++ start-up log (absl), which its environment variables no longer silence: CUDA probing
-# and CPU notes that say nothing about the lesson and alarm readers ("failed call to cuInit").
-TF_LOG = re.compile(r"^([IWE]\d{4} \d\d:\d\d:\d+\.\d+ .*|WARNING: All log messages before absl.*|"
-                    r"To enable the following instructions: .*)\n?", re.MULTILINE)
 
 
 def clean(book: nbformat.NotebookNode) -> nbformat.NotebookNode:

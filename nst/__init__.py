@@ -2,9 +2,13 @@
 
 import os
 
-# TensorFlow's C++ info and warning logs are noise for this package's users; errors still show.
-# Set the variable yourself to see them.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from nst.quiet import import_tensorflow
+
+# TensorFlow's C++ start-up and info logs alarm users and say nothing about their run: nst imports it
+# with them left out (nst.quiet). NST_VERBOSE=1 shows them all.
+if os.environ.get("NST_VERBOSE") != "1":
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import_tensorflow()
 
 __version__ = "0.1.0"
 

@@ -27,7 +27,7 @@ from nst.progress import ProgressBar
 from nst.snapshot import Snapshot
 from nst.batch import stylize_batch
 from nst.optimizers import NonFiniteLoss
-from nst.transfer import Result, extractor_for, stylize
+from nst.transfer import Result, coarse_to_fine_sizes, extractor_for, seconds_per_step, stylize
 from nst.weights import WeightsError
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -53,8 +53,17 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"nst: error: {message} (see python -m nst --help)\n")
 
 
+EXAMPLES = """examples:
+  python -m nst                                             the demo: two pairs of data/ into outputs/
+  python -m nst photo.jpg painting.jpg -o out.png           512 px, the defaults
+  python -m nst photo.jpg painting.jpg -o small.png --size 256 --steps 100 --metrics small.json
+  python -m nst photos/ painting.jpg -o stylised/           every image of a folder (run again to resume)
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m nst", description="Neural style transfer (Gatys et al. 2016) with VGG19.")
+    parser = _Parser(prog="python -m nst", description="Neural style transfer (Gatys et al. 2016) with VGG19.",
+                     epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("content", nargs="?", help="content photograph (omit both images for the demo on data/)")
     parser.add_argument("styles", nargs="*", metavar="style", help="style painting, or several to blend")
     parser.add_argument("--style", nargs="+", dest="style_flag", metavar="STYLE",
@@ -128,6 +137,7 @@ def run_one(content: tf.Tensor, styles: list[tf.Tensor], job: Job, config: Confi
         if stop_requested():
             raise KeyboardInterrupt  # here, between two steps, the run can be snapshot and resumed
 
+    callback.start = bar.start  # stylize tells the bar the sizes and steps: a total and the time left
     try:
         result = stylize(content, styles, config, callback=callback, extractor=extractor, resume=resume,
                          snapshot_every=save_every, on_snapshot=lambda snapshot: snapshot.save(job.snapshot),
@@ -176,6 +186,7 @@ def run_batches(jobs: list[Job], images: list[tuple[tf.Tensor, list[tf.Tensor]]]
             # A chunk that cannot be split evenly over the GPUs runs on one: the same images either way.
             spread = strategy if len(chunk) % strategy.num_replicas_in_sync == 0 else tf.distribute.get_strategy()
             bar = ProgressBar(desc=f"{len(chunk)} photos x {chunk_jobs[0].styles[0].name}")
+            bar.start([tuple(contents[0].shape[1:3])], config.steps)
 
             def callback(step, losses, batch):
                 bar(step, {name: sum(image[name] for image in losses) for name in losses[0]}, batch[:1])
@@ -215,6 +226,20 @@ def _report(written: str, result: Result) -> None:
         last = [entry for entry in result.history if entry["size"] == final["size"]]
         print(f"nst: note: {final['size']} px ended after {last[-1]['step'] - last[0]['step']} of its "
               f"{result.config.steps} steps: {result.stopped}", file=sys.stderr)
+
+
+def _announce_demo(jobs: list[Job], images: list, config: Config, extractor: FeatureExtractor) -> None:
+    """The bare command's first line: what it does, about how long it takes here, and how to stop it."""
+    _, height, width, _ = images[0][0].shape
+    seconds = seconds_per_step(extractor, (1, height, width, 3), config)
+    # Coarse-to-fine sizes cost in proportion to their pixels: a step at half the size costs a quarter.
+    sizes = coarse_to_fine_sizes(height, width, config.start_size)
+    total = len(jobs) * config.steps * seconds * sum(h * w for h, w in sizes) / (height * width)
+    pairs = ", ".join(f"{job.content.name} x {job.styles[0].name}" for job in jobs)
+    print(f"nst: demo: {len(jobs)} pairs of data/ ({pairs}) at {config.size} px, up to {config.steps} "
+          f"{'Adam' if config.optimizer == 'adam' else 'L-BFGS'} steps each, into {jobs[0].output.parent}/; "
+          f"about {max(1, round(total / 60))} min on this machine ({seconds:.2f} s a step, measured). "
+          f"Ctrl-C stops and keeps the best image so far.", file=sys.stderr)
 
 
 def _default_output(content: Path, styles: tuple[Path, ...]) -> Path:
@@ -311,6 +336,8 @@ def _main(args: argparse.Namespace) -> int:
                 load_image(mask, 64)  # decoded now so that a bad mask fails before the network loads
             images.append((load_image(job.content, config.size), [load_image(s, config.size) for s in job.styles]))
         extractor = extractor_for(config) if jobs else None
+        if args.content is None and jobs:
+            _announce_demo(jobs, images, config, extractor)
 
         def stop_requested() -> bool:
             return stopped_by["code"] is not None

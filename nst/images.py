@@ -105,11 +105,19 @@ def to_uint8(image: tf.Tensor | np.ndarray) -> np.ndarray:
     return np.clip(np.round(array * 255.0), 0, 255).astype(np.uint8)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it is to set it: put it straight back
+    os.umask(mask)
+    return mask
+
+
 def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> Path:
     """Call ``write(file)`` on a temporary file beside ``path``, then rename it to ``path``.
 
     Readers never see a half-written file, and an existing ``path`` is replaced only once the new
-    content is complete; on any error (Ctrl-C included) the temporary file is removed.
+    content is complete; on any error (Ctrl-C included) the temporary file is removed. The file gets
+    the mode any new file gets (``0o666`` less the umask): the temporary file's own ``0o600`` would
+    hide outputs from classmates and teachers on a shared machine.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,6 +125,7 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], None])
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -21,7 +21,10 @@ from nst.config import Config
 from nst.snapshot import Snapshot
 
 Callback = Callable[[int, dict, tf.Tensor], None]
-"""``callback(step, losses, image)``: losses is ``{"content", "style", "tv", "total"}`` as floats."""
+"""``callback(step, losses, image)``: losses is ``{"content", "style", "tv", "total"}`` as floats.
+
+A callback that also has a method ``start(sizes, steps)`` is told the plan before the first step:
+the ``(height, width)`` of each size, smallest first, and the most steps at each (``ProgressBar``)."""
 
 TOLERANCE_WINDOW = 10  # steps over which config.tolerance is judged
 

@@ -9,23 +9,44 @@ import tensorflow as tf
 
 
 class ProgressBar:
-    """A tqdm bar (text in a terminal, a widget in Jupyter) showing the size being optimised and the losses.
+    """A tqdm bar (text in a terminal, a widget in Jupyter): the step out of the most the run takes, the
+    size being optimised, the loss, and the time left for the whole run.
 
-    ``steps=None`` (the default) counts steps without a total: with coarse-to-fine sizes and early
-    stopping, the number of steps is known only at the end.
+    ``stylize`` calls ``start(sizes, steps)`` before the first step. The bar then counts work, not
+    steps: a step costs in proportion to its pixels (4x per doubling of the size), so the time left
+    stays right across the coarse-to-fine sizes. A size that stops early (``config.tolerance``) skips
+    its remaining steps, and the bar jumps to the next size. Without ``start`` it just counts steps.
     """
 
-    def __init__(self, steps: int | None = None, desc: str | None = None, **tqdm_kwargs) -> None:
+    def __init__(self, desc: str | None = None, **tqdm_kwargs) -> None:
         # Imported here: tqdm.auto warns at import in a notebook without ipywidgets, even if no bar is used.
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=steps, desc=desc, unit="step", **tqdm_kwargs)
+        self.bar = tqdm(desc=desc, unit="step", **tqdm_kwargs)
+        self.sizes: list[tuple[int, int]] = []
+        self.steps = 0
+        self.first_step: dict[int, int] = {}  # size index -> the step it started at
+
+    def start(self, sizes: list[tuple[int, int]], steps: int) -> None:
+        """The run's plan: ``(height, width)`` of each size, smallest first, and the most steps at each."""
+        self.sizes, self.steps = list(sizes), steps
+        last = sizes[-1][0] * sizes[-1][1]
+        self.cost = [height * width / last for height, width in sizes]  # in steps at the full size
+        self.bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
+        self.bar.reset(total=steps * sum(self.cost))
 
     def __call__(self, step: int, losses: dict, image: tf.Tensor) -> None:
-        self.bar.update(step - self.bar.n)
-        size = f"{image.shape[2]}x{image.shape[1]}"
-        self.bar.set_postfix({"size": size, **{name: f"{value:.3g}" for name, value in losses.items()}},
-                             refresh=False)
+        height, width = image.shape[1:3]
+        where, done = f"{width}x{height}", step
+        if (height, width) in self.sizes:  # else no plan: count steps
+            index = self.sizes.index((height, width))
+            first = self.first_step.setdefault(index, step)  # steps go on across sizes; count from 0 at each
+            done = self.steps * sum(self.cost[:index]) + (step - first) * self.cost[index]
+            where = f"step {step - first}/{self.steps} at {where}"
+            if len(self.sizes) > 1:
+                where += f" (size {index + 1} of {len(self.sizes)})"
+        self.bar.set_postfix_str(f"{where}, loss {losses['total']:.3g}", refresh=False)
+        self.bar.update(done - self.bar.n)  # draws the bar with the text above
 
     def close(self) -> None:
         self.bar.close()

@@ -49,6 +49,7 @@ class Result:
     error: str | None = None  # why the run stopped early when the loss became NaN or Inf
     snapshot: Snapshot | None = None  # where to resume from, when the callback stopped the run between steps
     stopped: str | None = None  # why the last size ended before config.steps: the tolerance, or L-BFGS-B
+    sizes: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # (height, width) of each size optimised
 
     @property
     def final(self) -> dict:
@@ -63,6 +64,7 @@ class Result:
             "model": self.model,
             "config": dataclasses.asdict(self.config),
             "image_size": {"height": int(self.image.shape[1]), "width": int(self.image.shape[2])},
+            "sizes": [{"height": int(height), "width": int(width)} for height, width in self.sizes],
             "device": device_name(),
             "versions": versions(),
             "final": {k: self.final[k] for k in ("step", "size", "content", "style", "tv", "total")},
@@ -185,6 +187,28 @@ def extractor_for(config: Config, content: bool = True, style: bool = True,
     return extractor
 
 
+LBFGS_PASSES_PER_STEP = 1.1  # measured at 512 px (README, Speed): the line search sometimes needs a second pass
+
+
+def seconds_per_step(extractor: FeatureExtractor, shape: tuple[int, ...], config: Config) -> float:
+    """About how long one optimisation step takes here at ``shape`` ``(1, H, W, 3)``, from one timed
+    forward and backward pass through ``extractor`` (after an untimed one that traces it)."""
+    image = tf.random.stateless_uniform(shape, seed=[0, 0])
+
+    @tf.function
+    def value_and_grad(x: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.add_n([tf.reduce_mean(tf.square(f)) for f in extractor(x).values()])
+        return tape.gradient(loss, x)
+
+    value_and_grad(image).numpy()
+    start = time.perf_counter()
+    value_and_grad(image).numpy()
+    passes = LBFGS_PASSES_PER_STEP if config.optimizer == "lbfgs" else 1.0
+    return (time.perf_counter() - start) * passes
+
+
 def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | None, config: Config,
               callback: Callback | None, extractor: FeatureExtractor | None, resume: Snapshot | None = None,
               snapshot_every: int = 0, on_snapshot: Callable[[Snapshot], None] | None = None,
@@ -223,6 +247,8 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
     run = run_lbfgs if config.optimizer == "lbfgs" else run_adam
     image, interrupted, error, snapshot = None, False, None, None
     sizes = coarse_to_fine_sizes(full_height, full_width, config.start_size)
+    if hasattr(callback, "start"):  # e.g. ProgressBar: the plan, for a total and the time left
+        callback.start(sizes, config.steps)
     for index, (height, width) in enumerate(sizes):
         if resume is not None and index < resume.size_index:
             continue  # done before the snapshot
@@ -277,7 +303,7 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
         image = recombine_luminance(image, colored_content)
     return Result(image=image, history=record.history, model=extractor.describe(), config=config,
                   seconds=time.perf_counter() - record.start, interrupted=interrupted, error=error, snapshot=snapshot,
-                  stopped=record.stopped)
+                  stopped=record.stopped, sizes=[s for s in sizes if max(s) in {e["size"] for e in record.history}])
 
 
 def stylize(content: ImageLike, style: ImageLike | list[ImageLike], config: Config = Config(),

@@ -75,13 +75,67 @@ def test_a_failed_run_leaves_an_existing_output_untouched(tmp_path, content_path
     assert output.read_bytes() == b"previous result"
 
 
-def test_no_traceback_from_the_real_command(tmp_path):
-    (tmp_path / "x.jpg").write_text("text")
-    run = subprocess.run([sys.executable, "-m", "nst", str(tmp_path / "x.jpg"), str(tmp_path / "x.jpg"),
-                          "-o", str(tmp_path / "o.png")], capture_output=True, text=True, cwd=tmp_path)
+@pytest.mark.parametrize("make, message", [
+    (lambda tmp: None, "'missing.jpg' does not exist"),
+    (lambda tmp: (tmp / "missing.jpg").write_text("text"), "'missing.jpg' is not an image Pillow can read"),
+])
+def test_the_real_command_prints_exactly_one_line(tmp_path, make, message):
+    """No TensorFlow start-up lines (oneDNN, cuInit), no traceback: the error and nothing else."""
+    make(tmp_path)
+    run = subprocess.run([sys.executable, "-m", "nst", "missing.jpg", "x.jpg", "-o", "y.png"], capture_output=True,
+                         text=True, cwd=tmp_path, env={k: v for k, v in os.environ.items() if k != "NST_VERBOSE"})
     assert run.returncode == 2
-    assert "Traceback" not in run.stderr
-    assert run.stderr.strip().splitlines()[-1].startswith("nst: error: ")
+    assert run.stderr == f"nst: error: {message}\n" and run.stdout == ""
+
+
+def test_nst_verbose_shows_tensorflows_own_lines(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "nst", "missing.jpg", "x.jpg"], capture_output=True, text=True,
+                         cwd=tmp_path, env={**os.environ, "NST_VERBOSE": "1"})
+    assert run.returncode == 2 and len(run.stderr.splitlines()) > 1  # the C++ log lines come first
+    assert run.stderr.endswith("nst: error: 'missing.jpg' does not exist\n")
+
+
+def test_a_tensorflow_that_fails_to_import_shows_its_own_message(tmp_path):
+    """What nst.quiet hides is TensorFlow's log, never the reason it could not load."""
+    fake = tmp_path / "tensorflow"
+    fake.mkdir()
+    (fake / "__init__.py").write_text(
+        "import os\n"
+        "os.write(2, b'I0000 00:00:1795471240.679234    2308 port.cc:153] oneDNN custom operations are on.\\n')\n"
+        "os.write(2, b'libcudart.so.12: cannot open shared object file\\n')\n"
+        "raise ImportError('DLL load failed while importing _pywrap_tensorflow_internal')\n")
+    run = subprocess.run([sys.executable, "-c", "import nst"], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert run.returncode == 1
+    assert "libcudart.so.12: cannot open shared object file" in run.stderr
+    assert "ImportError: DLL load failed while importing _pywrap_tensorflow_internal" in run.stderr
+
+
+def test_nst_weights_command_prints_no_warning():
+    run = subprocess.run([sys.executable, "-m", "nst.weights"], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stderr == ""  # no RuntimeWarning about 'nst.weights' in sys.modules
+    assert "VGG19 weights" in run.stdout
+
+
+def test_help_ends_with_examples():
+    run = subprocess.run([sys.executable, "-m", "nst", "--help"], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stderr == ""
+    examples = run.stdout.split("examples:\n")[1].splitlines()
+    assert [line.split()[:3] for line in examples[:2]] == [["python", "-m", "nst"]] * 2
+
+
+def test_the_bare_command_first_says_what_it_does_how_long_and_how_to_stop(tmp_path):
+    """``python -m nst`` starts the demo; its first line is the plan, with a time measured on this machine."""
+    process = subprocess.Popen([sys.executable, "-m", "nst"], stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    first = process.stderr.readline()
+    process.send_signal(signal.SIGINT)
+    _, rest = process.communicate(timeout=120)
+    assert re.fullmatch(r"nst: demo: 2 pairs of data/ \(china.jpg x great_wave.jpg, chelsea.jpg x starry_night.jpg\) "
+                        r"at 512 px, up to 300 L-BFGS steps each, into outputs/; about \d+ min on this machine "
+                        r"\(\d\.\d\d s a step, measured\)\. Ctrl-C stops and keeps the best image so far\.\n", first)
+    assert process.returncode == 130 and "Traceback" not in rest
+    assert (tmp_path / "outputs" / "china_great_wave.png").exists()  # the best image so far is kept
 
 
 # --- with the real ImageNet weights -------------------------------------------------------------
@@ -99,6 +153,7 @@ def test_a_run_writes_the_image_and_metrics_whose_losses_can_be_recomputed(tmp_p
     assert record["steps"] == 6 and record["steps_per_second"] > 0 and record["device"]
     assert record["versions"]["tensorflow"] and record["config"]["size"] == 64
     assert record["stopped"] is None  # it ran its 6 steps
+    assert record["sizes"] == [{"height": 43, "width": 64}]  # the sizes optimised, not config.start_size
 
     # Anyone can recompute the final losses from the saved image (8-bit rounding aside).
     config = Config(**record["config"])

@@ -1,10 +1,14 @@
 """Loading any image file as (1, H, W, 3) floats in [0, 1], and writing images atomically."""
 
+import os
+import stat
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from nst import load_image, save_image
+from nst.images import write_atomically
 
 
 def _save(image: Image.Image, path, **kwargs):
@@ -99,3 +103,16 @@ def test_an_image_too_thin_for_vgg19_is_refused(tmp_path):
 def test_save_rejects_unknown_extensions(tmp_path):
     with pytest.raises(ValueError, match=r"\.png, \.jpg"):
         save_image(np.zeros((1, 8, 8, 3)), tmp_path / "x.gif")
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_outputs_get_the_mode_the_umask_gives(tmp_path, umask, mode):
+    """A shared lab machine: classmates and teachers read outputs unless the user's umask says no."""
+    old = os.umask(umask)
+    try:
+        image = save_image(np.zeros((1, 8, 8, 3)), tmp_path / "out.png")
+        metrics = write_atomically(tmp_path / "out.json", lambda f: f.write(b"{}"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(image.stat().st_mode) == mode
+    assert stat.S_IMODE(metrics.stat().st_mode) == mode

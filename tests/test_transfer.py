@@ -1,12 +1,13 @@
 """The optimisation loop. Tests that use the real ImageNet weights run at 128 px or less."""
 
 import dataclasses
+import io
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst import Config, FeatureExtractor, load_image, reconstruct_content, stylize, synthesize_style
+from nst import Config, FeatureExtractor, ProgressBar, load_image, reconstruct_content, stylize, synthesize_style
 from nst.losses import content_loss, gram_matrix, style_loss
 from nst.optimizers import TOLERANCE_WINDOW, Recorder
 from nst.transfer import coarse_to_fine_sizes
@@ -66,11 +67,38 @@ def test_each_size_stops_once_the_loss_stops_falling():
 
 def test_coarse_to_fine_continues_at_the_full_size(content_path, style_path):
     config = dataclasses.replace(SMALL, size=96, start_size=48, steps=4, tolerance=0.0, weights=None)
-    result = stylize(content_path, style_path, config)
+    out = io.StringIO()
+    bar = ProgressBar(file=out, mininterval=0)
+    seen = []
+    result = stylize(content_path, style_path, config, callback=lambda *a: (bar(*a), seen.append(bar.bar.n)))
     assert [(e["size"], e["step"]) for e in result.history] == [(48, s) for s in range(5)] + [(96, s) for s in
                                                                                               range(4, 9)]
     assert result.image.shape == (1, 64, 96, 3)
     assert result.final["size"] == 96 and result.metrics()["steps"] == 8
+    assert result.metrics()["sizes"] == [{"height": 32, "width": 48}, {"height": 64, "width": 96}]
+    assert bar.bar.total is None  # a plain function has no start(): the bar counted steps
+    assert seen == [e["step"] for e in result.history]
+
+
+def test_the_progress_bar_counts_work_across_sizes(content_path, style_path):
+    """A step at 48 px costs a quarter of one at 96 px: the total is 4 · (1/4 + 1) full-size steps."""
+    config = dataclasses.replace(SMALL, size=96, start_size=48, steps=4, tolerance=0.0, weights=None)
+    out = io.StringIO()
+    bar = ProgressBar(desc="x", file=out, mininterval=0)
+    done = []
+
+    class Recording:  # the bar, and what it has counted after each step
+        start = bar.start
+
+        def __call__(self, step, losses, image):
+            bar(step, losses, image)
+            done.append(round(bar.bar.n, 6))
+
+    stylize(content_path, style_path, config, callback=Recording())
+    assert bar.bar.total == pytest.approx(5.0)
+    assert done == [0, 0.25, 0.5, 0.75, 1.0] + [1.0, 2.0, 3.0, 4.0, 5.0]
+    text = out.getvalue().replace("\r", "\n")
+    assert "step 3/4 at 48x32 (size 1 of 2)" in text and "x: 100%" in text and "step 4/4 at 96x64 (size 2 of 2)" in text
 
 
 def test_config_validation_and_json_round_trip():

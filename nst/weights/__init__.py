@@ -126,13 +126,10 @@ def ensure_weights() -> Path:
 
 
 def main() -> int:
+    """``python -m nst.weights`` (``nst/weights/__main__.py``: a module the package itself never imports)."""
     try:
         ensure_weights()
     except WeightsError as e:
         print(f"nst.weights: error: {e}", file=sys.stderr)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from nst.weights import main
+
+sys.exit(main())
