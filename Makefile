@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test weights clean
+.PHONY: demo test lab weights clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,9 @@ demo: weights  ## stylise the demo pairs of data/ into outputs/
 
 test: weights  ## unit tests, then the notebooks in quick mode
 	$(PY) -m pytest
+
+lab: weights  ## JupyterLab on the notebooks, in the same environment (as root too: containers, Colab-like VMs)
+	$(VENV)/bin/jupyter lab notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 clean:
 	rm -rf $(VENV) outputs .pytest_cache

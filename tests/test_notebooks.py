@@ -1,5 +1,12 @@
 """Committed notebooks stay clean: outputs kept, counts 1..N, no machine-specific metadata or log noise."""
 
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
 
 import nbformat
@@ -30,3 +37,35 @@ def test_notebook_is_clean_small_and_follows_the_conventions(path):
     assert outputs, "committed notebooks keep their outputs"
     assert not [o for o in outputs if o.output_type == "error"]
     assert not [o for o in outputs if o.output_type == "stream" and "cuInit" in o.text]
+
+
+def test_the_set_up_gives_a_working_jupyter_lab(tmp_path):
+    """`make lab` runs .venv/bin/jupyter lab: it must start, serve the notebooks and offer a Python kernel."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         "--IdentityProvider.token=t", f"--ServerApp.root_dir={NOTEBOOKS[0].parent}",
+         *(["--allow-root"] if os.geteuid() == 0 else [])],  # as the Makefile does
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path)})
+    try:
+        deadline, answer = time.time() + 60, None
+        while answer is None and time.time() < deadline and server.poll() is None:
+            try:
+                answer = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/contents?token=t", timeout=5))
+            except OSError:
+                time.sleep(0.5)
+        assert answer is not None, "jupyter lab did not answer within 60 s"
+        assert {p.name for p in NOTEBOOKS} <= {item["name"] for item in answer["content"]}
+        specs = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/kernelspecs?token=t", timeout=5))
+        assert "python3" in specs["kernelspecs"]
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token=t", timeout=5).read().decode()
+        assert "JupyterLab" in page
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

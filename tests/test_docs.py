@@ -1,0 +1,25 @@
+"""Numbers quoted in the README agree with the benchmark results they come from (one source each)."""
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+SPEED = json.loads((ROOT / "benchmarks" / "results" / "speed_512.json").read_text())
+
+
+def test_the_2048_px_run_is_quoted_as_measured():
+    large = SPEED["large"]
+    seconds, peak_gb = round(large["seconds"]), round(large["peak_mb"] / 1024, 1)
+    assert large["shape"] == [2048, 2048]
+    assert f"completed in {seconds} s with a peak resident memory of {peak_gb} GB" in README
+    assert f"2048 × 2048 peaks at {peak_gb} GB" in README
+
+
+def test_the_speed_table_is_quoted_as_measured():
+    table = SPEED["table"]
+    recipe_seconds = round(float(table["reference: wall time"].split()[0]))
+    nst_seconds = round(float(table["nst default run (Config())"].split()[0]))
+    objective = float(table["reference: final objective"])
+    assert f"| wall time | {recipe_seconds} s for 1000 steps | {nst_seconds} s for its 300 steps |" in README
+    assert f"| objective at the end | {objective:.4g}".replace("e+06", "e6") in README
