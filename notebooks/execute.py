@@ -5,10 +5,11 @@
 
 Outputs are kept (readers see results on GitHub); execution counts are renumbered 1..N, and
 machine-specific metadata and TensorFlow's C++ start-up log lines are removed, as
-tests/test_notebooks.py checks.
+tests/test_notebooks.py checks. The header's "**Run time:**" line gets this run's time and device.
 """
 
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -17,8 +18,10 @@ import nbformat
 from nbclient import NotebookClient
 
 from nst.quiet import TF_LOG  # TensorFlow's C++ start-up lines, in case a cell imported it before nst
+from nst.transfer import device_name
 
 HERE = Path(__file__).resolve().parent
+RUN_TIME = re.compile(r"^\*\*Run time:\*\*.*$", re.MULTILINE)
 
 
 def clean(book: nbformat.NotebookNode) -> nbformat.NotebookNode:
@@ -42,12 +45,23 @@ def clean(book: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return book
 
 
+def stamp_run_time(book: nbformat.NotebookNode, seconds: float) -> None:
+    """Write the measured run time into the header's "**Run time:**" line: the number has one source, this run."""
+    line = (f"**Run time:** {seconds // 60:.0f} min {seconds % 60:.0f} s for the outputs below, on {device_name()} at "
+            f"256 px; less on a GPU.")
+    header = book.cells[0]
+    header.source, found = RUN_TIME.subn(line, header.source)
+    if not found:
+        raise ValueError("the first cell has no '**Run time:**' line")
+
+
 def main(names: list[str]) -> None:
     os.environ.pop("NST_QUICK", None)
     for path in [HERE / name for name in names] or sorted(HERE.glob("[0-9][0-9]_*.ipynb")):
         start = time.perf_counter()
         book = nbformat.read(path, as_version=4)
         NotebookClient(book, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(HERE)}}).execute()
+        stamp_run_time(book, time.perf_counter() - start)
         nbformat.write(clean(book), path)
         print(f"{path.name}: {time.perf_counter() - start:.0f} s, {path.stat().st_size / 1e6:.2f} MB")
 
