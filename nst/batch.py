@@ -64,7 +64,7 @@ from nst.config import Config
 from nst.features import FeatureExtractor
 from nst.losses import gram_matrix
 from nst.optimizers import NonFiniteLoss, Recorder
-from nst.transfer import ImageLike, Result, _as_image, _resize, extractor_for
+from nst.transfer import ImageLike, Result, _as_image, _resize, _style_image, extractor_for
 
 BatchCallback = Callable[[int, list[dict], tf.Tensor], None]
 """``callback(step, losses, images)``: one ``{"content", "style", "tv", "total"}`` dict of floats per image."""
@@ -153,7 +153,7 @@ def stylize_batch(contents: list[ImageLike] | tf.Tensor, style: ImageLike, confi
     if config.init != "content":
         raise ValueError(f"batch mode starts from the content images (init='content'); got init='{config.init}'")
     contents = _stack_contents(contents, config.size)
-    style = _as_image(style, config.size)
+    style = _style_image(style, config, 0)
     strategy = strategy or tf.distribute.get_strategy()
     batch, replicas = int(contents.shape[0]), strategy.num_replicas_in_sync
     if batch % replicas:

@@ -88,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
         if isinstance(default, tuple):
             kind = dict(nargs="+", type=f.metadata.get("item_type", str), metavar=f.metadata.get("metavar", "LAYER"))
             shown = " ".join(map(str, default)) or "equal"
+        elif isinstance(default, bool):  # --trim-frame / --no-trim-frame
+            kind, shown = dict(action=argparse.BooleanOptionalAction), "on" if default else "off"
         else:
             kind, shown = dict(type=type(default)), default
         # default=None: only flags the user gives override --config; the help shows Config's default.
@@ -122,7 +124,9 @@ def _check_output(path: Path, inputs: list[Path], suffixes: tuple[str, ...]) -> 
 
 
 def _note(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"nst: note: {message}", file=sys.stderr)  # e.g. "x.gif has 12 frames; using the first"
+    from tqdm import tqdm
+
+    tqdm.write(f"nst: note: {message}", file=sys.stderr)  # on its own line, above a progress bar if one is drawn
 
 
 def run_one(content: tf.Tensor, styles: list[tf.Tensor], job: Job, config: Config, extractor: FeatureExtractor,

@@ -54,6 +54,8 @@ class Config:
     style_blend: tuple[float, ...] = _field((), "weights of several style images, one each (default: equal); their "
                                                 "Gram matrices are blended, or with masks their regions weighted",
                                             item_type=float, metavar="WEIGHT")
+    trim_frame: bool = _field(True, "trim a uniform border (a frame, a mount, an edge line) from each style image "
+                                    "before its statistics are taken; the CLI says when it does")
     preserve_color: str = _field("none", "keep the content's colours (Gatys et al. 2017): luminance (transfer on "
                                          "luminance only, then put the content's colours back) or histogram "
                                          "(recolour the style images to the content's colour statistics first)",
@@ -87,6 +89,8 @@ class Config:
             value = getattr(self, name)
             if not value >= 0 or value == float("inf"):  # also catches NaN
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        if not isinstance(self.trim_frame, bool):
+            raise ValueError(f"trim_frame must be true or false, got {self.trim_frame!r}")
         if not 0 < self.style_scale <= 8:  # also catches NaN
             raise ValueError(f"style_scale must be above 0 and at most 8, got {self.style_scale}")
         if any(not 0 <= w < float("inf") for w in self.style_blend) or (self.style_blend and not sum(self.style_blend)):

@@ -18,6 +18,7 @@ import os
 import platform
 import sys
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,7 +29,7 @@ import tensorflow as tf
 from nst.color import luminance, match_color_histogram, match_luminance, recombine_luminance
 from nst.config import MIN_SIZE, Config
 from nst.features import FeatureExtractor, cpuinfo
-from nst.images import load_image
+from nst.images import frame_widths, load_image
 from nst.losses import Region, gram_matrix, style_content_loss
 from nst.optimizers import Callback, NonFiniteLoss, Recorder, run_adam, run_lbfgs
 from nst.snapshot import Snapshot, fingerprint
@@ -106,6 +107,21 @@ def _as_image(image: ImageLike, size: int) -> tf.Tensor:
     if not bool(tf.reduce_all(tf.math.is_finite(image))):
         raise ValueError("the image contains NaN or Inf values")
     return image
+
+
+def _style_image(style: ImageLike, config: Config, index: int) -> tf.Tensor:
+    """A style image as ``_as_image`` takes it, less its uniform border (``frame_widths``) if it has one
+    and ``config.trim_frame`` is on; a warning (a ``nst: note:`` line in the CLI) says what was trimmed."""
+    image = _as_image(style, config.size)
+    top, right, bottom, left = frame_widths(image) if config.trim_frame else (0, 0, 0, 0)
+    if not top:
+        return image
+    name = f"'{style}'" if isinstance(style, (str, os.PathLike)) else f"style image {index + 1}"
+    warnings.warn(f"{name} has a uniform border (a frame or mount): trimmed {top}, {right}, {bottom} and {left} px "
+                  f"(top, right, bottom, left) before its statistics are taken (trim_frame=False, --no-trim-frame, "
+                  f"keeps it)", stacklevel=4)
+    height, width = image.shape[1:3]
+    return image[:, top:height - bottom, left:width - right]
 
 
 def _initial_image(config: Config, shape: tf.TensorShape, content: tf.Tensor | None,
@@ -215,7 +231,7 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
               masks: list[ImageLike] | None = None) -> Result:
     content = None if content is None else _as_image(content, config.size)
     styles = style if isinstance(style, list) else [] if style is None else [style]
-    styles = [_as_image(s, config.size) for s in styles]
+    styles = [_style_image(s, config, i) for i, s in enumerate(styles)]
     use_content = content is not None and config.content_weight > 0
     use_style = bool(styles) and config.style_weight > 0
     blend = _blend(config, len(styles)) if styles else []

@@ -13,6 +13,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from nst.quiet import TF_LOG
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 BLOCK = re.compile(r"^( *)```python\n(.*?)^\1```", re.MULTILINE | re.DOTALL)
@@ -36,3 +38,6 @@ def test_every_exercise_runs_as_written_in_quick_mode(path, tmp_path, monkeypatc
                    resources={"metadata": {"path": str(tmp_path / "notebooks")}}).execute()
     for code, cell in zip(blocks, book.cells[-len(blocks):]):
         assert not [o for o in cell.outputs if o.output_type == "error"], code
+    # A fresh run shows the student no TensorFlow C++ start-up lines: the first cell imports nst before TensorFlow.
+    streams = [o.text for cell in book.cells if cell.cell_type == "code" for o in cell.outputs if "text" in o]
+    assert not [text for text in streams if TF_LOG.search(text) or "cuInit" in text]
