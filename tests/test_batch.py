@@ -73,11 +73,19 @@ def test_each_image_of_a_batch_follows_its_own_stylize_run(images, style, extrac
         assert calls[-1][1][i]["total"] < calls[0][1][i]["total"]
         assert [e["total"] for e in results[i].history] == [losses[i]["total"] for _, losses, _ in calls]
 
-    # A batch of one image is the very same computation as stylize: bit for bit.
+    # A batch of one image is the very same computation as stylize: bit for bit. Only the losses of the last
+    # update may differ in their last bit: stylize scores it eagerly, stylize_batch in a traced function, whose
+    # constant folding can round differently (one ulp, 64 in 6.6e8, with the cropped Great Wave).
     one = stylize_batch([contents[0]], style, CONFIG, extractor)[0]
     alone = stylize(contents[0], style, CONFIG, extractor=extractor)
     np.testing.assert_array_equal(one.image.numpy(), alone.image.numpy())
-    assert one.final == {**alone.final, "seconds": one.final["seconds"]}
+    assert [e["step"] for e in one.history] == [e["step"] for e in alone.history]
+    for mine, theirs in zip(one.history, alone.history):
+        for term in ("content", "style", "tv", "total"):
+            if mine["step"] < CONFIG.steps:
+                assert mine[term] == theirs[term]
+            else:
+                assert mine[term] == pytest.approx(theirs[term], rel=2e-7)
 
 
 DISTRIBUTED = r"""
