@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 import tensorflow as tf
+from tqdm import tqdm
 
 from nst.config import Config
 from nst.features import FeatureExtractor
@@ -124,8 +125,6 @@ def _check_output(path: Path, inputs: list[Path], suffixes: tuple[str, ...]) -> 
 
 
 def _note(message, category, filename, lineno, file=None, line=None) -> None:
-    from tqdm import tqdm
-
     tqdm.write(f"nst: note: {message}", file=sys.stderr)  # on its own line, above a progress bar if one is drawn
 
 
