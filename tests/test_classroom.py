@@ -7,6 +7,7 @@ Notebooks run in quick mode (NST_QUICK=1) with the real VGG19 weights.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import re
@@ -23,6 +24,7 @@ import tensorflow as tf
 from nbclient import NotebookClient
 
 import nst
+from nst import classroom
 from nst.classroom import checks, grading
 from nst.features import FeatureExtractor
 from nst.optimizers import adam_step
@@ -142,6 +144,42 @@ def test_style_loss_is_checked_with_nst_gram_matrix_not_the_students():
          " for n, t in targets.items()])\n", namespace)
     checks.check_style_loss(namespace["style_loss"])
     assert namespace["gram_matrix"](tf.ones((1, 2, 2, 1))).numpy().item() == 7.0  # the student's is back
+
+
+# -- the extension point: one's own functions in nst's loop ----------------------------------------------
+
+
+def test_stylize_runs_its_loop_with_the_functions_and_extractor_it_is_given(content_path, style_path):
+    """The student's functions are called by nst's own loop (not a copy of it), and give nst's result."""
+    calls = {"gram_matrix": 0, "style_content_loss": 0, "train_step": 0, "extractor": 0}
+
+    def counted(name, fn):
+        def wrapper(*args, **kwargs):
+            calls[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    config = nst.Config(size=32, steps=3, optimizer="adam", start_size=0, tolerance=0, precision="float32",
+                        style_layers=("block1_conv1", "block2_conv1"), content_layers=("block2_conv2",))
+    layers = [*config.content_layers, *config.style_layers]
+    reference = FeatureExtractor(layers, precision="float32")
+    extractor = classroom.Extractor(counted("extractor", reference), layers)
+    mine = classroom.functions(counted("gram_matrix", nst.gram_matrix),
+                               counted("style_content_loss", nst.style_content_loss), counted("train_step", adam_step))
+    result = nst.stylize(content_path, style_path, config, extractor=extractor, functions=mine)
+    assert calls["gram_matrix"] == 2 and calls["style_content_loss"] >= 1 and calls["train_step"] >= 1
+    assert calls["extractor"] >= 2 and len(result.history) == 4  # steps 0..3
+    expected = nst.stylize(content_path, style_path, config, extractor=reference)
+    assert checks.relative_error(result.image, expected.image) < 1e-5
+    with pytest.raises(ValueError, match="needs optimizer='adam'"):
+        nst.stylize(content_path, style_path, dataclasses.replace(config, optimizer="lbfgs"), extractor=extractor,
+                    functions=mine)
+
+
+def test_ready_names_what_is_still_to_write(capsys):
+    assert classroom.ready(gram_matrix=nst.gram_matrix)
+    assert not classroom.ready(gram_matrix=nst.gram_matrix, train_step=_not_written)
+    assert capsys.readouterr().out.strip() == "not done yet: write train_step first; this picture needs them"
 
 
 # -- the student version ----------------------------------------------------------------------------------
