@@ -79,7 +79,11 @@ def _quiet():
 
 def assign(source: Path, result: Path) -> None:
     """``otter assign`` of one source notebook into ``result`` (student/ and autograder/)."""
-    from otter.assign import main as otter_assign
+    try:
+        from otter.assign import main as otter_assign
+    except ImportError:
+        raise SystemExit("nst.classroom: needs Otter-Grader: pip install 'otter-grader~=7.0' "
+                         "(requirements.txt has it)") from None
 
     with _quiet():
         otter_assign(str(source), str(result), no_pdfs=True, no_run_tests=True)
