@@ -292,6 +292,20 @@ def test_grading_the_committed_submissions_gives_exactly_the_expected_scores(tmp
     assert rows["unreadable.ipynb"]["total"] == "0" and rows["unreadable.ipynb"]["note"].startswith("not a readable")
 
 
+def test_a_notebook_that_never_ends_gets_0_and_a_note_when_a_cell_passes_the_timeout(tmp_path):
+    book = nbformat.read(SUBMISSIONS / "correct.ipynb", as_version=4)
+    answer = next(c for c in book.cells if c.cell_type == "code" and "def total_variation_loss" in c.source)
+    answer.source += "\n\nimport time\nwhile True:  # a student's endless loop\n    time.sleep(1)"
+    (tmp_path / "class").mkdir()
+    nbformat.write(book, tmp_path / "class" / "endless.ipynb")
+    run = subprocess.run([sys.executable, "-m", "nst.classroom", "grade", "class", "-o", "grades.csv", "--timeout", "20"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    [row] = csv.DictReader(open(tmp_path / "grades.csv"))
+    assert row["total"] == "0" and row["note"] == "could not be run: a cell ran longer than 20 s (grade it again " \
+                                                  "with a larger --timeout)"
+
+
 def test_grade_refuses_a_missing_folder_in_one_line(tmp_path):
     run = subprocess.run([sys.executable, "-m", "nst.classroom", "grade", str(tmp_path / "nope")],
                          capture_output=True, text=True, cwd=tmp_path)

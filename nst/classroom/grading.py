@@ -127,9 +127,23 @@ def generate(source_folder: Path = SOURCE, student_folder: Path = STUDENT,
     return written
 
 
-def _grade_one(path: str, autograders: dict[str, str], default: str) -> tuple[dict[str, float], str]:
+def _limit_cells(seconds: int) -> None:
+    """Otter runs the notebook with nbconvert's ExecutePreprocessor and no time limit, so one endless loop
+    would stall a whole class: in this worker, each cell gets ``seconds`` (exceeding it raises CellTimeoutError)."""
+    import nbconvert.preprocessors
+    from traitlets import Integer
+
+    class TimedExecutePreprocessor(nbconvert.preprocessors.ExecutePreprocessor):
+        timeout = Integer(seconds, allow_none=True).tag(config=True)
+
+    nbconvert.preprocessors.ExecutePreprocessor = TimedExecutePreprocessor  # Otter imports it when it grades
+
+
+def _grade_one(path: str, autograders: dict[str, str], default: str, timeout: int) -> tuple[dict[str, float], str]:
     """Scores by question of one submission, and a note; runs in a worker process (Otter changes the cwd)."""
     from otter.api import grade_submission
+
+    _limit_cells(timeout)
 
     try:
         book = nbformat.read(path, as_version=4)
@@ -147,6 +161,8 @@ def _grade_one(path: str, autograders: dict[str, str], default: str) -> tuple[di
         with _quiet():
             results = grade_submission(path, autograders[name], quiet=True)
     except Exception as e:
+        if type(e).__name__ == "CellTimeoutError":
+            return {}, f"could not be run: a cell ran longer than {timeout} s (grade it again with a larger --timeout)"
         return {}, f"could not be run: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:300]
     scores = {question: float(result.score) for question, result in results.results.items()}
     answered = {}
@@ -161,8 +177,9 @@ def _grade_one(path: str, autograders: dict[str, str], default: str) -> tuple[di
     return scores | {f"written {i}": done for i, done in answered.items()}, ""
 
 
-def grade(folder: Path, output: Path, jobs: int = 2, source_folder: Path = SOURCE) -> list[dict[str, str]]:
-    """Grade every ``.ipynb`` in ``folder`` to the CSV ``output``; returns its rows."""
+def grade(folder: Path, output: Path, jobs: int = 2, timeout: int = 600,
+          source_folder: Path = SOURCE) -> list[dict[str, str]]:
+    """Grade every ``.ipynb`` in ``folder`` to the CSV ``output``, each cell given ``timeout`` seconds; returns its rows."""
     if not folder.is_dir():
         raise SystemExit(f"nst.classroom grade: {folder} is not a folder")
     submissions = sorted(folder.glob("*.ipynb"))
@@ -177,8 +194,8 @@ def grade(folder: Path, output: Path, jobs: int = 2, source_folder: Path = SOURC
             autograders[source.stem] = str(next((Path(tmp) / source.stem / "autograder").glob("*.zip")))
         default = all_sources[0].stem
         with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-            graded = list(pool.map(_grade_one, map(str, submissions), [autograders] * len(submissions),
-                                   [default] * len(submissions)))
+            n = len(submissions)
+            graded = list(pool.map(_grade_one, map(str, submissions), [autograders] * n, [default] * n, [timeout] * n))
     columns = list(dict.fromkeys(q.name for qs in plan.values() for q in qs))
     rows = []
     for path, (scores, note) in zip(submissions, graded):
@@ -213,13 +230,15 @@ def main(argv: list[str] | None = None) -> None:
     grading.add_argument("-o", "--output", type=Path, default=Path("grades.csv"), help="the CSV to write")
     grading.add_argument("-j", "--jobs", type=int, default=min(4, os.cpu_count() or 1),
                          help="notebooks graded at once (default: the cores, at most 4)")
+    grading.add_argument("--timeout", type=int, default=600,
+                         help="seconds a cell may run before its notebook is given 0 with a note (default: 600)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     if args.command == "generate":
         for path in generate():
             print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     else:
-        rows = grade(args.folder, args.output, args.jobs)
+        rows = grade(args.folder, args.output, args.jobs, args.timeout)
         failed = sum(1 for row in rows if row["note"])
         print(f"graded {len(rows)} notebooks in {time.perf_counter() - start:.0f} s to {args.output}"
               + (f"; {failed} could not be graded (see the note column)" if failed else ""))
