@@ -9,9 +9,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import os
 import re
-import shutil
 import subprocess
 import sys
 import sysconfig
@@ -221,7 +219,8 @@ def test_student_version_holds_no_solution_and_no_hidden_test():
     assert not [line for line in solutions if line in handed_out and len(line) > 12]
     written = [line for line in solutions if "block5_conv2` keeps only the layout" in line]
     assert written and written[0] not in STUDENT.read_text()
-    hidden = re.findall(r"hidden: true\n\"\"\" # END TEST CONFIG\ndef (\w+)", "".join(c.source + "\n" for c in source.cells))
+    cells = "".join(c.source + "\n" for c in source.cells)
+    hidden = re.findall(r"hidden: true\n\"\"\" # END TEST CONFIG\ndef (\w+)", cells)
     assert len(hidden) == 10
     assert not [name for name in hidden if name in handed_out]
     assert "colab.research.google.com/github/nst-course/nst/blob/main/notebooks/assignments/student/" \
@@ -298,8 +297,8 @@ def test_a_notebook_that_never_ends_gets_0_and_a_note_when_a_cell_passes_the_tim
     answer.source += "\n\nimport time\nwhile True:  # a student's endless loop\n    time.sleep(1)"
     (tmp_path / "class").mkdir()
     nbformat.write(book, tmp_path / "class" / "endless.ipynb")
-    run = subprocess.run([sys.executable, "-m", "nst.classroom", "grade", "class", "-o", "grades.csv", "--timeout", "20"],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    run = subprocess.run([sys.executable, "-m", "nst.classroom", "grade", "class", "-o", "grades.csv",
+                          "--timeout", "20"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     [row] = csv.DictReader(open(tmp_path / "grades.csv"))
     assert row["total"] == "0" and row["note"] == "could not be run: a cell ran longer than 20 s (grade it again " \

@@ -210,7 +210,8 @@ def check_total_variation_loss(total_variation_loss: Callable, shape: tuple[int,
         "the same picture it grows with the number of pixels": tf.reduce_mean(tf.abs(dx)) + tf.reduce_mean(tf.abs(dy)),
         "it averages all differences together: the TV loss is their sum (as tf.image.total_variation)":
             tf.reduce_mean(tf.concat([tf.reshape(tf.abs(dx), [-1]), tf.reshape(tf.abs(dy), [-1])], 0)),
-        "it squares the differences: the TV loss sums their absolute values": tf.reduce_sum(dx ** 2) + tf.reduce_sum(dy ** 2),
+        "it squares the differences: the TV loss sums their absolute values":
+            tf.reduce_sum(dx ** 2) + tf.reduce_sum(dy ** 2),
         "it only counts differences between rows: add those between columns": tf.reduce_sum(tf.abs(dy)),
         "it only counts differences between columns: add those between rows": tf.reduce_sum(tf.abs(dx)),
         "it counts only the first image: sum over every image of the batch":
@@ -242,7 +243,8 @@ def check_feature_model(feature_model: Callable, layers: tuple[str, ...] = ("blo
         raise AssertionError(f"feature_model: its model returns a {type(outputs).__name__}: build it with "
                              f"outputs={{name: vgg.get_layer(name).output for name in layers}} to return a dict")
     if sorted(outputs) != sorted(layers):
-        raise AssertionError(f"feature_model: its model returns the layers {sorted(outputs)}, expected {sorted(layers)}")
+        raise AssertionError(f"feature_model: its model returns the layers {sorted(outputs)}, "
+                             f"expected {sorted(layers)}")
     reference = _reference(tuple(layers))
     expected = reference(image)
     raw = reference.vgg(image)  # VGG19 fed the [0, 1] image as it is

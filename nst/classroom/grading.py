@@ -23,7 +23,6 @@ import argparse
 import contextlib
 import csv
 import io
-import json
 import os
 import re
 import shutil
@@ -99,7 +98,8 @@ def _student_notebook(path: Path, in_repo: str) -> nbformat.NotebookNode:
     book.cells[0].source = BADGE.sub(repo.colab_badge(in_repo).replace("\\", "\\\\"), book.cells[0].source)
     setup = next(cell for cell in book.cells if cell.cell_type == "code")
     setup.source = CLONE.sub(repo.clone_url(), setup.source)
-    book.metadata = {key: book.metadata[key] for key in ("kernelspec", "language_info", "otter") if key in book.metadata}
+    kept = ("kernelspec", "language_info", "otter")
+    book.metadata = {key: book.metadata[key] for key in kept if key in book.metadata}
     return book
 
 
@@ -179,7 +179,9 @@ def _grade_one(path: str, autograders: dict[str, str], default: str, timeout: in
 
 def grade(folder: Path, output: Path, jobs: int = 2, timeout: int = 600,
           source_folder: Path = SOURCE) -> list[dict[str, str]]:
-    """Grade every ``.ipynb`` in ``folder`` to the CSV ``output``, each cell given ``timeout`` seconds; returns its rows."""
+    """Grade every ``.ipynb`` in ``folder`` to the CSV ``output``, each cell given ``timeout`` seconds.
+
+    Returns the rows written."""
     if not folder.is_dir():
         raise SystemExit(f"nst.classroom grade: {folder} is not a folder")
     submissions = sorted(folder.glob("*.ipynb"))
