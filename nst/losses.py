@@ -10,7 +10,7 @@ ratio of the weights.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import tensorflow as tf
 
@@ -106,3 +106,13 @@ def style_content_loss(image: tf.Tensor, features: dict[str, tf.Tensor],
     }
     terms["total"] = terms["content"] + terms["style"] + terms["tv"]
     return terms
+
+
+class Functions(NamedTuple):
+    """The functions a run is built from, so that one's own can be swapped in (``nst.classroom`` hands
+    a student's in). Each default is nst's own; a replacement takes the same arguments and returns the same.
+    """
+
+    gram_matrix: Callable[[tf.Tensor], tf.Tensor] = gram_matrix  # for the style targets A_l
+    style_content_loss: Callable[..., dict[str, tf.Tensor]] = style_content_loss  # the weighted terms and total
+    train_step: Callable | None = None  # one Adam update (nst.optimizers.adam_step); needs optimizer="adam"

@@ -115,14 +115,31 @@ class Recorder:
         return True
 
 
+def adam_step(image: tf.Variable, optimizer: keras.optimizers.Optimizer,
+              loss_fn: Callable[[tf.Tensor], dict[str, tf.Tensor]]) -> dict[str, tf.Tensor]:
+    """One update of the pixels: ``x ← clip(x - Adam(∂total/∂x), 0, 1)``; returns the loss terms at ``x`` before it.
+
+    The image is a ``tf.Variable``, so the tape watches it without ``tape.watch``; clipping after
+    each update keeps the pixels a valid image (Adam itself knows no bounds).
+    """
+    with tf.GradientTape() as tape:
+        terms = loss_fn(image)
+    grad = tape.gradient(terms["total"], image)
+    optimizer.apply_gradients([(grad, image)])
+    image.assign(tf.clip_by_value(image, 0.0, 1.0))
+    return terms
+
+
 def run_adam(loss_fn: Callable, image: tf.Tensor, config: Config, record: Recorder,
-             state: dict[str, np.ndarray] | None = None) -> None:
+             state: dict[str, np.ndarray] | None = None, train_step: Callable | None = None) -> None:
     """Adam on the pixels, one traced ``train_step`` per update, clipped to [0, 1] after each.
 
     beta_1 = 0.99 and epsilon = 0.1 are the TensorFlow tutorial's: a large epsilon damps the
     first steps, when the second-moment estimate is still tiny. ``state`` (from a snapshot) holds
-    the image and Adam's variables (step count, moments) to continue from.
+    the image and Adam's variables (step count, moments) to continue from. ``train_step`` replaces
+    ``adam_step`` (same arguments and result): a student's own step runs inside this loop.
     """
+    step_fn = adam_step if train_step is None else train_step
     image = tf.Variable(image)
     optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.99, epsilon=0.1)
     optimizer.build([image])  # its slots now, not inside train_step: that would trace it twice
@@ -134,18 +151,13 @@ def run_adam(loss_fn: Callable, image: tf.Tensor, config: Config, record: Record
                                       **{f"adam{i}": v.numpy() for i, v in enumerate(optimizer.variables)}}
 
     @tf.function
-    def train_step():
+    def traced_step():
         before = tf.identity(image)  # the image the returned losses belong to
-        with tf.GradientTape() as tape:
-            terms = loss_fn(image)
-        grad = tape.gradient(terms["total"], image)
-        optimizer.apply_gradients([(grad, image)])
-        image.assign(tf.clip_by_value(image, 0.0, 1.0))
-        return terms, before
+        return step_fn(image, optimizer, loss_fn), before
 
     start = len(record.totals)  # steps already taken at this size when resuming
     for step in range(start, config.steps):
-        terms, before = train_step()
+        terms, before = traced_step()
         if record(step, terms, before):
             return
     if start <= config.steps:

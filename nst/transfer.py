@@ -14,6 +14,7 @@ are in ``nst.optimizers``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import platform
 import sys
@@ -30,7 +31,7 @@ from nst.color import luminance, match_color_histogram, match_luminance, recombi
 from nst.config import MIN_SIZE, Config
 from nst.features import FeatureExtractor, cpuinfo
 from nst.images import frame_widths, load_image
-from nst.losses import Region, gram_matrix, style_content_loss
+from nst.losses import Functions, Region
 from nst.optimizers import Callback, NonFiniteLoss, Recorder, run_adam, run_lbfgs
 from nst.snapshot import Snapshot, fingerprint
 
@@ -228,7 +229,7 @@ def seconds_per_step(extractor: FeatureExtractor, shape: tuple[int, ...], config
 def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | None, config: Config,
               callback: Callback | None, extractor: FeatureExtractor | None, resume: Snapshot | None = None,
               snapshot_every: int = 0, on_snapshot: Callable[[Snapshot], None] | None = None,
-              masks: list[ImageLike] | None = None) -> Result:
+              masks: list[ImageLike] | None = None, functions: Functions = Functions()) -> Result:
     content = None if content is None else _as_image(content, config.size)
     styles = style if isinstance(style, list) else [] if style is None else [style]
     styles = [_style_image(s, config, i) for i, s in enumerate(styles)]
@@ -254,13 +255,15 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
     extractor = extractor_for(config, content is not None, bool(styles), extractor)
     if resume is not None:
         resume.check(config, inputs)
+    if functions.train_step is not None and config.optimizer != "adam":
+        raise ValueError("a train_step of one's own needs optimizer='adam'")
     if snapshot_every and on_snapshot is None:
         raise ValueError("snapshot_every needs an on_snapshot function to receive the snapshots")
 
     reference = content if content is not None else styles[0]
     full_height, full_width = reference.shape[1:3]
     record = Recorder(callback, config, inputs, snapshot_every, on_snapshot)
-    run = run_lbfgs if config.optimizer == "lbfgs" else run_adam
+    run = run_lbfgs if config.optimizer == "lbfgs" else functools.partial(run_adam, train_step=functions.train_step)
     image, interrupted, error, snapshot = None, False, None, None
     sizes = coarse_to_fine_sizes(full_height, full_width, config.start_size)
     if hasattr(callback, "start"):  # e.g. ProgressBar: the plan, for a total and the time left
@@ -278,7 +281,7 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
             features = extractor(level_content)
             content_targets = {name: features[name] for name in config.content_layers}
         if use_style:
-            grams = [{name: gram_matrix(features[name]) for name in config.style_layers}
+            grams = [{name: functions.gram_matrix(features[name]) for name in config.style_layers}
                      for features in map(extractor, level_styles)]
             if masks is None:  # several styles: the blended Gram matrices A_l = Σ_k w_k A_l^k
                 style_targets = {name: tf.add_n([w * g[name] for w, g in zip(blend, grams)])
@@ -288,8 +291,8 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
                                  for w, m, g in zip(blend, masks, grams)]
 
         def loss_fn(image: tf.Tensor) -> dict[str, tf.Tensor]:
-            return style_content_loss(image, extractor(image), content_targets, style_targets,
-                                      config.content_weight, config.style_weight, config.tv_weight)
+            return functions.style_content_loss(image, extractor(image), content_targets, style_targets,
+                                                config.content_weight, config.style_weight, config.tv_weight)
 
         shape, state = (1, height, width, 3), None
         if resume is not None and index == resume.size_index:
@@ -325,7 +328,8 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
 def stylize(content: ImageLike, style: ImageLike | list[ImageLike], config: Config = Config(),
             callback: Callback | None = None, extractor: FeatureExtractor | None = None,
             resume: Snapshot | None = None, snapshot_every: int = 0,
-            on_snapshot: Callable[[Snapshot], None] | None = None, masks: list[ImageLike] | None = None) -> Result:
+            on_snapshot: Callable[[Snapshot], None] | None = None, masks: list[ImageLike] | None = None,
+            functions: Functions = Functions()) -> Result:
     """Render ``content`` in the style of ``style`` (Gatys et al. 2016), or of several styles.
 
     Minimises ``α·content_loss + β·style_loss + γ·total_variation_loss`` over the pixels of an
@@ -345,24 +349,30 @@ def stylize(content: ImageLike, style: ImageLike | list[ImageLike], config: Conf
     matched only inside its mask (``regional_style_loss``); ``config.style_scale`` resizes the styles;
     ``config.preserve_color`` keeps the content's colours (``nst.color``). With ``luminance`` the run
     works on grey images (the callback sees them) and the colours are put back at the end.
+
+    ``functions`` (``nst.losses.Functions``) swaps in one's own Gram matrix, loss or Adam step, and
+    ``extractor`` one's own feature model: ``nst.classroom`` runs a student's functions this way.
     """
-    return _transfer(content, style, config, callback, extractor, resume, snapshot_every, on_snapshot, masks)
+    return _transfer(content, style, config, callback, extractor, resume, snapshot_every, on_snapshot, masks,
+                     functions)
 
 
 def reconstruct_content(content: ImageLike, layers: tuple[str, ...] = ("block4_conv2",), config: Config = Config(),
-                        callback: Callback | None = None, extractor: FeatureExtractor | None = None) -> Result:
+                        callback: Callback | None = None, extractor: FeatureExtractor | None = None,
+                        functions: Functions = Functions()) -> Result:
     """From seeded noise, find an image whose features at ``layers`` match ``content``'s: content loss alone."""
     config = dataclasses.replace(config, content_layers=tuple(layers), style_weight=0.0, tv_weight=0.0,
                                  init="noise", start_size=0)
-    return _transfer(content, None, config, callback, extractor)
+    return _transfer(content, None, config, callback, extractor, functions=functions)
 
 
 def synthesize_style(style: ImageLike, layers: tuple[str, ...] = Config.style_layers, config: Config = Config(),
-                     callback: Callback | None = None, extractor: FeatureExtractor | None = None) -> Result:
+                     callback: Callback | None = None, extractor: FeatureExtractor | None = None,
+                     functions: Functions = Functions()) -> Result:
     """From seeded noise, find an image whose Gram matrices at ``layers`` match ``style``'s: style loss alone.
 
     The result has the style image's size (long side ``config.size``) and its texture, but no layout.
     """
     config = dataclasses.replace(config, style_layers=tuple(layers), content_weight=0.0, tv_weight=0.0,
                                  init="noise", start_size=0)
-    return _transfer(None, style, config, callback, extractor)
+    return _transfer(None, style, config, callback, extractor, functions=functions)

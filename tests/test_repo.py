@@ -7,7 +7,9 @@ import pytest
 
 from nst import repo
 
-NOTEBOOKS = sorted((repo.ROOT / "notebooks").rglob("*.ipynb"))
+LESSONS = sorted((repo.ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+ASSIGNMENTS = sorted((repo.ROOT / "notebooks" / "assignments").glob("[!s]*/*.ipynb"))  # source/, student/
+SUBMISSIONS = repo.ROOT / "notebooks" / "assignments" / "submissions"  # students' copies: the student badge
 
 
 def test_the_address_comes_from_pyproject():
@@ -19,7 +21,7 @@ def test_the_address_comes_from_pyproject():
 def test_every_badge_and_clone_line_points_at_it(path):
     text = path.read_text()
     colab = repo.COLAB.findall(text)
-    assert colab or path.suffix != ".ipynb", "a notebook without an Open in Colab badge"
+    assert colab or path.suffix != ".ipynb" or path.parent == SUBMISSIONS, "a notebook without an Open in Colab badge"
     assert set(colab) <= {repo.colab_url("")}
     assert set(repo.CLONE.findall(text)) <= {repo.clone_url()}
     for target in re.findall(re.escape(repo.colab_url("")) + r"([\w./-]+\.ipynb)", text):
@@ -27,13 +29,16 @@ def test_every_badge_and_clone_line_points_at_it(path):
     assert repo.relink(text) == text  # python -m nst.repo has nothing to change
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_each_notebook_opens_itself_in_colab_and_starts_with_the_setup_cell(path):
+@pytest.mark.parametrize("path", LESSONS + ASSIGNMENTS, ids=lambda p: str(p.relative_to(repo.ROOT / "notebooks")))
+def test_each_notebook_opens_itself_in_colab(path):
     book = nbformat.read(path, as_version=4)
-    relative = path.relative_to(repo.ROOT)
-    assert repo.colab_badge(str(relative)) in book.cells[0].source
-    first = next(cell for cell in book.cells if cell.cell_type == "code")
-    assert first.source.startswith(repo.setup_cell(str(relative.parent)))
+    assert repo.colab_badge(str(path.relative_to(repo.ROOT))) in book.cells[0].source
+
+
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.name)
+def test_each_lesson_starts_with_the_setup_cell(path):
+    first = next(cell for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
+    assert first.source.startswith(repo.setup_cell("notebooks"))
 
 
 def test_publishing_elsewhere_is_one_line_and_one_command(monkeypatch):

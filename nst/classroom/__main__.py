@@ -1,0 +1,3 @@
+from nst.classroom.grading import main
+
+main()
