@@ -19,7 +19,7 @@ import pytest
 import tensorflow as tf
 from nbclient import NotebookClient
 
-from conftest import run_in_kernel
+from kernels import run_in_kernel
 
 import nst
 from nst import classroom

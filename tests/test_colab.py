@@ -2,7 +2,7 @@
 
 import nbformat
 
-from conftest import run_in_kernel
+from kernels import run_in_kernel
 from nst import repo
 
 FIRST_CELL = next(cell.source for cell in nbformat.read(repo.ROOT / "notebooks" / "01_content_reconstruction.ipynb",

@@ -3,16 +3,16 @@
 import dataclasses
 import re
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import DATA
 from nst import Config, load_image, stylize
 from nst.cli import main
 from nst.images import frame_widths, save_image
 
-PICTURES = sorted(DATA.glob("*/*.jpg"))
+PICTURES = sorted((Path(__file__).resolve().parent.parent / "data").glob("*/*.jpg"))
 
 
 def _painting(height=120, width=160, seed=0) -> np.ndarray:
