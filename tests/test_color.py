@@ -170,10 +170,12 @@ def test_color_histogram_matching_on_real_images(style_name):
     target_mean, target_covariance = _mean_and_covariance(content)
     np.testing.assert_allclose(mean, target_mean, atol=0.02)
     np.testing.assert_allclose(covariance, target_covariance, atol=0.005)
-    # The style as it was fails both checks: the tolerances are tight enough to see the recolouring.
+    # The style as it was fails both checks, each by twice its tolerance at least: the tolerances are tight
+    # enough to see the recolouring. (The cropped Starry Night, without its black frame, is 0.014 off in
+    # covariance: the frame had made the old scan's 0.015 margin look wider than the check needs.)
     style_mean, style_covariance = _mean_and_covariance(style)
     assert np.abs(style_mean - target_mean).max() > 0.1
-    assert np.abs(style_covariance - target_covariance).max() > 0.015
+    assert np.abs(style_covariance - target_covariance).max() > 2 * 0.005
 
 
 def test_color_histogram_matching_of_a_grey_style_is_finite():
