@@ -320,9 +320,10 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
         image = _resize(image, (full_height, full_width))
     if config.preserve_color == "luminance":
         image = recombine_luminance(image, colored_content)
+    reached = {entry["size"] for entry in record.history}  # the long sides optimised, for Result.sizes
     return Result(image=image, history=record.history, model=extractor.describe(), config=config,
                   seconds=time.perf_counter() - record.start, interrupted=interrupted, error=error, snapshot=snapshot,
-                  stopped=record.stopped, sizes=[s for s in sizes if max(s) in {e["size"] for e in record.history}])
+                  stopped=record.stopped, sizes=[s for s in sizes if max(s) in reached])
 
 
 def stylize(content: ImageLike, style: ImageLike | list[ImageLike], config: Config = Config(),

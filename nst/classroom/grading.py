@@ -43,7 +43,6 @@ ASSIGNMENTS = ROOT / "notebooks" / "assignments"
 SOURCE, STUDENT, AUTOGRADER = ASSIGNMENTS / "source", ASSIGNMENTS / "student", ASSIGNMENTS / "autograder"
 ANSWER_PROMPT = "_Type your answer here, replacing this text._"  # Otter's placeholder in a written answer cell
 BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
-CLONE = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+\.git")
 
 
 class Question(NamedTuple):
@@ -97,7 +96,7 @@ def _student_notebook(path: Path, in_repo: str) -> nbformat.NotebookNode:
             cell.outputs, cell.execution_count = [], None
     book.cells[0].source = BADGE.sub(repo.colab_badge(in_repo).replace("\\", "\\\\"), book.cells[0].source)
     setup = next(cell for cell in book.cells if cell.cell_type == "code")
-    setup.source = CLONE.sub(repo.clone_url(), setup.source)
+    setup.source = repo.CLONE.sub(repo.clone_url(), setup.source)
     kept = ("kernelspec", "language_info", "otter")
     book.metadata = {key: book.metadata[key] for key in kept if key in book.metadata}
     return book
@@ -199,10 +198,10 @@ def grade(folder: Path, output: Path, jobs: int = 2, timeout: int = 600,
             n = len(submissions)
             graded = list(pool.map(_grade_one, map(str, submissions), [autograders] * n, [default] * n, [timeout] * n))
     columns = list(dict.fromkeys(q.name for qs in plan.values() for q in qs))
+    manual = [q for q in plan[default] if q.manual]
     rows = []
     for path, (scores, note) in zip(submissions, graded):
         row = {"file": path.name}
-        manual = [q for q in plan[default] if q.manual]
         for question in columns:
             row[question] = _number(scores.get(question, 0.0))
         for i, question in enumerate(manual):
