@@ -7,8 +7,9 @@ The reference is the recipe of the tutorial "Neural style transfer"
 (tensorflow.org/tutorials/generative/style_transfer), written out below in its own terms: VGG19,
 style layers block1_conv1..block5_conv1, content layer block5_conv2, Adam (0.02, beta_1 0.99,
 epsilon 0.1), weights style 1e-2, content 1e4, TV 30, start from the content image, clip after each
-step. nst runs with its defaults (``nst.Config()``), with more steps allowed so that it can reach the
-reference's final objective; its default run is the first ``Config().steps`` of them (L-BFGS takes
+step. nst runs the same objective (``nst.Config.preset("tutorial")``, L-BFGS, bfloat16 where the hardware has
+it), with more steps allowed so that it can reach the reference's final objective; its usual run is the first
+``steps`` of them (L-BFGS takes
 the same path whatever its step limit).
 
 Every objective below is the tutorial's, in float32 at the full size: nst's images (saved at each
@@ -121,9 +122,9 @@ def run_reference(size: int, steps: int, keep: tuple[int, ...]) -> dict:
 
 
 def run_nst(size: int, target: float, steps: int, snapshots: Path) -> dict:
-    """``nst.stylize`` with its defaults and up to ``steps`` steps, saving each full-size image to ``snapshots``.
+    """``nst.stylize`` on the tutorial's objective, up to ``steps`` steps, saving each full-size image in ``snapshots``.
 
-    Runs at least the default number of steps, then stops once the tutorial's float32 objective,
+    Runs at least the preset's number of steps, then stops once the tutorial's float32 objective,
     checked every ``CHECK_EVERY`` steps, is at or below ``target`` (nst's own loss, in bfloat16, is
     about 0.6% lower than the float32 objective). The time spent checking is taken out of the
     history's seconds. L-BFGS-B may also end by itself, when its line search finds no decrease.
@@ -131,7 +132,7 @@ def run_nst(size: int, target: float, steps: int, snapshots: Path) -> dict:
     import nst
 
     content, style = images(size)
-    config = dataclasses.replace(nst.Config(), size=size, steps=steps, tolerance=0.0)
+    config = dataclasses.replace(nst.Config.preset("tutorial"), size=size, steps=steps, tolerance=0.0)
     extractor = nst.transfer.extractor_for(config)
     tutorial = Tutorial(content, style)
     checking = {"seconds": 0.0}
@@ -142,7 +143,7 @@ def run_nst(size: int, target: float, steps: int, snapshots: Path) -> dict:
             return
         np.save(snapshots / f"{step:05d}.npy", image.numpy())
         checking_before[step] = checking["seconds"]
-        if step >= nst.Config().steps and step % CHECK_EVERY == 0:
+        if step >= nst.Config.preset("tutorial").steps and step % CHECK_EVERY == 0:
             start = time.perf_counter()
             reached = float(tutorial.loss(image)) <= target
             checking["seconds"] += time.perf_counter() - start
@@ -200,7 +201,7 @@ def run_large(size: int, steps: int) -> dict:
     content, style = images(size)
     side = min(content.shape[1:3])
     square = tf.image.resize(tf.image.resize_with_crop_or_pad(content, side, side), (size, size), "bicubic")
-    config = dataclasses.replace(nst.Config(), size=size, steps=steps)
+    config = dataclasses.replace(nst.Config.preset("tutorial"), size=size, steps=steps)
     result = nst.stylize(tf.clip_by_value(square, 0.0, 1.0), style, config)
     return {"seconds": result.seconds, "shape": list(result.image.shape[1:3]), "steps": result.metrics()["steps"],
             "steps_per_size": {s: sum(1 for e in result.history if e["size"] == s) - 1
@@ -259,7 +260,7 @@ def main() -> None:
     print(f"nst: {scored[-1]['step']} steps in {fast['seconds']:.1f} s", flush=True)
 
     reached = next((e for e in scored if e["total"] <= reference["final"]), None)
-    defaults = nst.Config()  # where nst's default run stops: its step limit or its tolerance
+    defaults = nst.Config.preset("tutorial")  # where nst's usual run stops: its step limit or its tolerance
     totals = [e["total"] for e in scored]
     default_end = next((e for i, e in enumerate(scored) if e["step"] >= defaults.steps
                         or converged(totals[: i + 1], defaults.tolerance)), scored[-1])
@@ -270,8 +271,8 @@ def main() -> None:
              f"not reached in {scored[-1]['step']} steps ({fast['seconds']:.0f} s)"),
             ("speed-up (reference time / nst time)", f"{reference['seconds'] / reached['seconds']:.1f}x"
              if reached else "-"),
-            ("nst default run (Config())", f"{default_end['seconds']:.1f} s, {default_end['step']} steps, "
-                                          f"objective {default_end['total']:.4g}")]
+            ("nst run (Config.preset('tutorial'))", f"{default_end['seconds']:.1f} s, {default_end['step']} steps, "
+                                                    f"objective {default_end['total']:.4g}")]
     for milestone in (100, 250, 500, 750):  # the reference's objective after this many steps
         if milestone < steps:
             theirs = reference["history"][milestone]
@@ -314,7 +315,7 @@ def main() -> None:
         print(f"| {w}x{h} | " + " | ".join(f"{r['seconds']:.3f} s ({r['peak_mb'] / 1024:.1f} GB)"
                                           for r in results.values()) + " |")
     if large_run:
-        print(f"\n{large}x{large}, nst defaults with {large_steps} steps per size: {large_run['seconds']:.0f} s, "
+        print(f"\n{large}x{large}, tutorial preset, {large_steps} steps per size: {large_run['seconds']:.0f} s, "
               f"steps per size {large_run['steps_per_size']}, peak memory {large_run['peak_mb'] / 1024:.1f} GB")
 
     picture = ROOT / "docs" / f"speed_{size}.jpg"

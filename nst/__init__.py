@@ -10,7 +10,7 @@ if os.environ.get("NST_VERBOSE") != "1":
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import_tensorflow()
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 from nst.config import Config, VGG19_LAYERS  # noqa: E402
 from nst.features import FeatureExtractor  # noqa: E402

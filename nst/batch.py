@@ -12,8 +12,8 @@ that image, against its own content targets and the shared style Gram matrices).
 depends only on the pixels ``x_i``, ``∂L/∂x_i = ∂L_i/∂x_i``; and Adam is elementwise (each pixel has
 its own moments), so every image follows the trajectory it would follow alone. A *mean* over the
 batch would divide each gradient by B, which Adam mostly, but not exactly, cancels (its epsilon is
-not scaled); hence the sum. The losses (``nst.losses``) average over the whole tensor, batch axis
-included, so they are computed here per image: reductions over every axis but the batch.
+not scaled); hence the sum. The losses (``nst.losses``) are sums over the batch of per-image losses; here they
+are asked for per image (``per_image=True``), for each image's history.
 
 Distribution
 ------------
@@ -47,9 +47,9 @@ The same code runs
 
 What batch mode leaves out
 --------------------------
-Adam only, started from the content images (``init="content"``), at one size (no coarse-to-fine:
-``start_size`` is ignored) and for exactly ``config.steps`` updates (no early stop: ``tolerance`` is
-ignored, since the images would stop at different steps). No snapshots.
+Adam only, started from the content images (``init="content"``, or ``"palette"``: recoloured), at one
+size (no coarse-to-fine: ``start_size`` is ignored) and for exactly ``config.steps`` updates (no early
+stop: ``tolerance`` is ignored, since the images would stop at different steps). No snapshots.
 """
 
 from __future__ import annotations
@@ -62,46 +62,16 @@ import tensorflow as tf
 
 from nst.config import Config
 from nst.features import FeatureExtractor
-from nst.losses import gram_matrix
+from nst.color import match_color_histogram
+from nst.losses import Functions, style_content_loss
 from nst.optimizers import NonFiniteLoss, Recorder
-from nst.transfer import ImageLike, Result, _as_image, _resize, _style_image, extractor_for
+from nst.transfer import (ImageLike, Result, _as_image, _resize, _style_image, extractor_for, objective_for,
+                          style_targets_for)
 
 BatchCallback = Callable[[int, list[dict], tf.Tensor], None]
 """``callback(step, losses, images)``: one ``{"content", "style", "tv", "total"}`` dict of floats per image."""
 
 TERMS = ("content", "style", "tv", "total")
-
-
-def per_image_losses(images: tf.Tensor, features: dict[str, tf.Tensor], content_targets: dict[str, tf.Tensor],
-                     style_targets: dict[str, tf.Tensor], config: Config) -> dict[str, tf.Tensor]:
-    """The weighted terms of ``style_content_loss``, one value per image: ``{"content", "style", "tv", "total"}``,
-    each of shape ``(b,)``.
-
-    For image i with features ``F_l``, content targets ``P_l`` (its own) and style Gram matrices ``A_l``
-    (shared), in the same order of operations as ``nst.losses`` so that a batch of one gives its values:
-
-    * content: ``α · 1/|C| Σ_l mean((F_l - P_l)²)``, the mean over positions and channels of image i only;
-    * style: ``β · Σ_l 1/|S| · mean((G_l - A_l)²)`` with ``G_l`` image i's ``(C, C)`` Gram matrix;
-    * tv: ``γ · Σ |x[i+1, j] - x[i, j]| + Σ |x[i, j+1] - x[i, j]|`` over image i's pixels and channels.
-
-    ``content_targets`` hold one row per image of ``images`` (``(b, h, w, c)``); ``style_targets`` one
-    Gram matrix ``(1, C, C)``, broadcast over the batch. A term whose weight is 0 is 0.
-    """
-    zero = tf.zeros(tf.shape(images)[:1])  # (b,)
-    terms = {"content": zero, "style": zero, "tv": zero}
-    if content_targets:
-        per_layer = [tf.reduce_mean(tf.square(features[name] - target), axis=[1, 2, 3])
-                     for name, target in content_targets.items()]
-        terms["content"] = config.content_weight * (tf.add_n(per_layer) / len(per_layer))
-    if style_targets:
-        layer_weight = 1.0 / len(style_targets)  # style_loss's default: equal weights
-        per_layer = [layer_weight * tf.reduce_mean(tf.square(gram_matrix(features[name]) - target), axis=[1, 2])
-                     for name, target in style_targets.items()]
-        terms["style"] = config.style_weight * tf.add_n(per_layer)
-    if config.tv_weight:
-        terms["tv"] = config.tv_weight * tf.image.total_variation(images)  # already one sum per image
-    terms["total"] = terms["content"] + terms["style"] + terms["tv"]
-    return terms
 
 
 def _stack_contents(contents: list[ImageLike] | tf.Tensor, size: int) -> tf.Tensor:
@@ -150,8 +120,9 @@ def stylize_batch(contents: list[ImageLike] | tf.Tensor, style: ImageLike, confi
     dict ``{"content", "style", "tv", "total"}`` of floats per image. Raises ``NonFiniteLoss`` if a
     loss becomes NaN or Inf.
     """
-    if config.init != "content":
-        raise ValueError(f"batch mode starts from the content images (init='content'); got init='{config.init}'")
+    if config.init not in ("content", "palette"):
+        raise ValueError(f"batch mode starts from the content images (init='content' or 'palette'); "
+                         f"got init='{config.init}'")
     contents = _stack_contents(contents, config.size)
     style = _style_image(style, config, 0)
     strategy = strategy or tf.distribute.get_strategy()
@@ -174,10 +145,8 @@ def stylize_batch(contents: list[ImageLike] | tf.Tensor, style: ImageLike, confi
     if use_content:
         features = [extractor(contents[i:i + 1]) for i in range(batch)]
         content_targets = {name: tf.concat([f[name] for f in features], axis=0) for name in config.content_layers}
-    style_targets: dict[str, tf.Tensor] = {}
-    if use_style:
-        features = extractor(style)
-        style_targets = {name: gram_matrix(features[name]) for name in config.style_layers}
+    style_targets = style_targets_for(extractor, [style], config, [1.0]) if use_style else {}
+    objective = objective_for(config, Functions())
 
     def replica_losses(images: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
         """This replica's slice of the batch and the per-image losses of that slice."""
@@ -186,12 +155,15 @@ def stylize_batch(contents: list[ImageLike] | tf.Tensor, style: ImageLike, confi
         start = tf.distribute.get_replica_context().replica_id_in_sync_group * per_replica
         mine = images[start:start + per_replica]
         targets = {name: target[start:start + per_replica] for name, target in content_targets.items()}
-        return mine, per_image_losses(mine, extractor(mine), targets, style_targets, config)
+        return mine, style_content_loss(mine, extractor(mine), targets, style_targets, config.content_weight,
+                                        config.style_weight, config.tv_weight, per_image=True, **objective)
 
+    start = contents if config.init == "content" else tf.concat(  # palette: each photo in the painting's colours
+        [match_color_histogram(contents[i:i + 1], style) for i in range(batch)], axis=0)
     with strategy.scope():
         # Under the scope: a mirrored variable (one copy of the whole batch per replica) and Adam's moments
         # mirrored alongside; the optimiser remembers the strategy it was created under.
-        image = tf.Variable(contents, name="images")
+        image = tf.Variable(start, name="images")
         optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.99, epsilon=0.1)
         optimizer.build([image])  # its slots now, not inside the traced step
 

@@ -21,7 +21,7 @@ from typing import Callable, NamedTuple
 import tensorflow as tf
 from tqdm import tqdm
 
-from nst.config import Config
+from nst.config import PRESETS, Config
 from nst.features import FeatureExtractor
 from nst.images import SAVE_FORMATS, load_image, save_image, write_atomically
 from nst.progress import ProgressBar
@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="continue from OUTPUT.snapshot.npz, saved on Ctrl-C, SIGTERM and every --save-every "
                              "steps; --steps and --tolerance may change, the other settings come from the snapshot")
     parser.add_argument("--config", help="start from a Config saved as JSON; flags override its values")
+    parser.add_argument("--preset", choices=list(PRESETS), help="start from a named set of settings; flags override "
+                        "them. tutorial: the objective of the TensorFlow tutorial (Gram matrices, max pooling, "
+                        "content block5_conv2, L1 total variation, its weights), as nst's defaults before 0.2")
     options = parser.add_argument_group("optimisation (nst.Config)")
     defaults = Config()
     for f in dataclasses.fields(Config):
@@ -100,8 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace, base: Config | None = None) -> Config:
-    """``base`` (a snapshot's config), else ``--config``, else ``Config()``, with the flags given on top."""
-    base = base or (Config.from_json(Path(args.config).read_text()) if args.config else Config())
+    """``base`` (a snapshot's config), else ``--config``, else ``--preset``, else ``Config()``, with the flags given
+    on top."""
+    if args.config and args.preset:
+        raise ValueError("give --config or --preset, not both")
+    base = base or (Config.from_json(Path(args.config).read_text()) if args.config
+                    else Config.preset(args.preset) if args.preset else Config())
     given = {f.name: getattr(args, f.name) for f in dataclasses.fields(Config) if getattr(args, f.name) is not None}
     return dataclasses.replace(base, **given)
 
@@ -236,7 +243,7 @@ def _announce_demo(jobs: list[Job], images: list, config: Config, extractor: Fea
     _, height, width, _ = images[0][0].shape
     seconds = seconds_per_step(extractor, (1, height, width, 3), config)
     # Coarse-to-fine sizes cost in proportion to their pixels: a step at half the size costs a quarter.
-    sizes = coarse_to_fine_sizes(height, width, config.start_size)
+    sizes = coarse_to_fine_sizes(height, width, config.start_size, config.size_step)
     total = len(jobs) * config.steps * seconds * sum(h * w for h, w in sizes) / (height * width)
     pairs = ", ".join(f"{job.content.name} x {job.styles[0].name}" for job in jobs)
     print(f"nst: demo: {len(jobs)} pairs of data/ ({pairs}) at {config.size} px, up to {config.steps} "

@@ -17,10 +17,13 @@ VGG19_LAYERS = tuple(
 )
 
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise", "style")
+INITS = ("content", "palette", "noise", "style")
 POOLINGS = ("max", "avg")
 PRECISIONS = ("auto", "float32", "bfloat16")
 COLORS = ("none", "luminance", "histogram")
+STYLE_LOSSES = ("wasserstein", "gram")
+TV_NORMS = ("l2", "l1")
+PADDINGS = ("zero", "replicate")
 MIN_SIZE, MAX_SIZE = 16, 4096  # VGG19 pools 4 times before block5: 16 px is the least it can see
 
 
@@ -34,21 +37,32 @@ class Config:
 
     size: int = _field(512, "long side of the output image, in pixels; the style image is resized the same way")
     steps: int = _field(300, "most optimisation steps at each size (L-BFGS iterations or Adam updates)")
-    start_size: int = _field(512, "coarse-to-fine: optimise first at this long side, then at each doubling up to "
-                                  "size (0: only at size)")
+    start_size: int = _field(512, "coarse-to-fine: optimise first at this long side, then at each larger size "
+                                  "(size_step times the one before) up to size (0: only at size)")
+    size_step: float = _field(2.0, "coarse-to-fine: the ratio of one size to the next (2, or 1.414 for sqrt 2)")
     tolerance: float = _field(1e-3, "stop a size once the loss fell by less than this fraction over the last "
                                     "10 steps (0: always run all steps)")
     optimizer: str = _field("lbfgs", "lbfgs (SciPy L-BFGS-B, bounded to [0, 1]) or adam", choices=OPTIMIZERS)
     learning_rate: float = _field(0.02, "Adam step size on pixels in [0, 1] (ignored by L-BFGS)")
-    init: str = _field("content", "starting image: the content photo, seeded noise, or the style image", choices=INITS)
+    init: str = _field("content", "starting image: the content photo, the content photo recoloured to the style's "
+                                  "colour statistics (palette), seeded noise, or the style image", choices=INITS)
     content_weight: float = _field(1e4, "weight of the content loss")
     style_weight: float = _field(1e-2, "weight of the style loss")
     tv_weight: float = _field(30.0, "weight of the total-variation (smoothness) loss")
     content_layers: tuple[str, ...] = _field(("block5_conv2",), "VGG19 layers whose features the output must match")
     style_layers: tuple[str, ...] = _field(
         ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
-        "VGG19 layers whose Gram matrices the output must match (equal weight each)",
+        "VGG19 layers whose feature statistics the output must match",
     )
+    style_layer_weights: tuple[float, ...] = _field((), "weight of each style layer, in the order of style_layers "
+                                                        "(default: equal); normalised to sum to 1",
+                                                    item_type=float, metavar="WEIGHT")
+    style_loss: str = _field("gram", "style distance per layer: wasserstein (Wasserstein-2 between Gaussian "
+                                            "fits of the features) or gram (MSE of Gram matrices, the tutorial's)",
+                             choices=STYLE_LOSSES)
+    tv_norm: str = _field("l1", "total variation: l2 (mean squared differences over a 9-point stencil) or l1 "
+                                "(sum of absolute differences, tf.image.total_variation, the tutorial's)",
+                          choices=TV_NORMS)
     style_scale: float = _field(1.0, "size of the style image relative to the content's: 2 makes its brush strokes "
                                      "twice as large in the output, 0.5 half as large")
     style_blend: tuple[float, ...] = _field((), "weights of several style images, one each (default: equal); their "
@@ -61,6 +75,8 @@ class Config:
                                          "(recolour the style images to the content's colour statistics first)",
                                  choices=COLORS)
     pooling: str = _field("max", "VGG19 pooling: max (as trained) or avg (Gatys et al.)", choices=POOLINGS)
+    padding: str = _field("zero", "padding of VGG19's first convolution: zero (Keras') or replicate (repeats the "
+                                  "edge pixels, which leaves no dark seam along the image's border)", choices=PADDINGS)
     precision: str = _field("auto", "VGG19 arithmetic: float32, bfloat16 (about 2x faster where the hardware "
                                     "has it; losses stay float32), or auto (bfloat16 where available)",
                             choices=PRECISIONS)
@@ -69,7 +85,7 @@ class Config:
 
     def __post_init__(self) -> None:
         # Lists from JSON or the CLI become tuples so that a Config stays hashable and immutable.
-        for name in ("content_layers", "style_layers", "style_blend"):
+        for name in ("content_layers", "style_layers", "style_blend", "style_layer_weights"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         self.validate()
 
@@ -82,7 +98,8 @@ class Config:
         if self.steps < 0:
             raise ValueError(f"steps must be 0 or more, got {self.steps}")
         for name, choices in (("optimizer", OPTIMIZERS), ("init", INITS), ("pooling", POOLINGS),
-                              ("precision", PRECISIONS), ("preserve_color", COLORS)):
+                              ("precision", PRECISIONS), ("preserve_color", COLORS),
+                              ("style_loss", STYLE_LOSSES), ("tv_norm", TV_NORMS), ("padding", PADDINGS)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}; got '{getattr(self, name)}'")
         for name in ("tolerance", "learning_rate", "content_weight", "style_weight", "tv_weight"):
@@ -95,6 +112,13 @@ class Config:
             raise ValueError(f"style_scale must be above 0 and at most 8, got {self.style_scale}")
         if any(not 0 <= w < float("inf") for w in self.style_blend) or (self.style_blend and not sum(self.style_blend)):
             raise ValueError(f"style_blend weights must be finite, >= 0 and not all 0, got {list(self.style_blend)}")
+        if not 1 < self.size_step <= 4:  # also catches NaN
+            raise ValueError(f"size_step must be above 1 and at most 4, got {self.size_step}")
+        if self.style_layer_weights and (len(self.style_layer_weights) != len(self.style_layers)
+                                         or any(not 0 <= w < float("inf") for w in self.style_layer_weights)
+                                         or not sum(self.style_layer_weights)):
+            raise ValueError(f"style_layer_weights must be one finite weight >= 0 per style layer "
+                             f"({len(self.style_layers)}), not all 0; got {list(self.style_layer_weights)}")
         for name in ("content_layers", "style_layers"):
             layers = getattr(self, name)
             unknown = [layer for layer in layers if layer not in VGG19_LAYERS]
@@ -106,9 +130,28 @@ class Config:
         if self.style_weight > 0 and not self.style_layers:
             raise ValueError("style_weight > 0 needs at least one style layer")
 
+    @classmethod
+    def preset(cls, name: str, **changes) -> Config:
+        """A named set of defaults (``PRESETS``), with ``changes`` on top: ``Config.preset("tutorial", steps=100)``."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset '{name}'; choose from {', '.join(PRESETS)}")
+        return cls(**{**PRESETS[name], **changes})
+
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2)
 
     @classmethod
     def from_json(cls, text: str) -> Config:
         return cls(**json.loads(text))
+
+
+PRESETS: dict[str, dict] = {
+    # The objective of the TensorFlow tutorial "Neural style transfer" (Gram MSE at the first convolution of
+    # each block, content at block5_conv2, L1 total variation, max pooling, Keras' zero padding, its
+    # weights) with nst's defaults before version 0.2: one size of 300 L-BFGS steps from the photo.
+    # Optimiser and precision are not part of it: they stay whatever is chosen.
+    "tutorial": dict(style_loss="gram", tv_norm="l1", pooling="max", padding="zero", content_layers=("block5_conv2",),
+                     style_layers=("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
+                     style_layer_weights=(), content_weight=1e4, style_weight=1e-2, tv_weight=30.0, init="content",
+                     start_size=512, size_step=2.0, steps=300, tolerance=1e-3),
+}

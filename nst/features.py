@@ -9,7 +9,7 @@ import keras
 import tensorflow as tf
 
 from nst import weights as vgg_weights
-from nst.config import POOLINGS, PRECISIONS, VGG19_LAYERS
+from nst.config import PADDINGS, POOLINGS, PRECISIONS, VGG19_LAYERS
 
 
 @functools.lru_cache(maxsize=2)
@@ -52,13 +52,22 @@ def resolve_precision(precision: str) -> str:
     return precision
 
 
+class ReplicatePadding(keras.layers.Layer):
+    """Pads height and width by one pixel that repeats the edge (``tf.pad``'s SYMMETRIC mode, for one pixel)."""
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.pad(x, [[0, 0], [1, 1], [1, 1], [0, 0]], mode="SYMMETRIC")
+
+
 class FeatureExtractor(keras.Model):
     """Maps images ``(B, H, W, 3)`` in [0, 1] to ``{layer name: activation (B, h, w, c)}``.
 
     VGG19's own preprocessing runs inside (RGB in [0, 255] to BGR minus the ImageNet mean, the
     "caffe" mode of ``keras.applications.vgg19.preprocess_input``). The network stops at the deepest
     requested layer, its weights are frozen, and with ``pooling="avg"`` every max pooling is replaced
-    by average pooling, as Gatys et al. recommend for image synthesis.
+    by average pooling, as Gatys et al. recommend for image synthesis. With ``padding="replicate"`` the
+    first convolution sees the edge pixels repeated instead of Keras' zeros (black, after VGG19's mean
+    is removed: a dark seam the optimiser would paint along the border).
 
     With ``precision="bfloat16"`` the convolutions compute in bfloat16 (Keras' ``mixed_bfloat16``
     policy: weights stay float32); the activations are returned as float32 either way, so the Gram
@@ -66,7 +75,7 @@ class FeatureExtractor(keras.Model):
     """
 
     def __init__(self, layers: tuple[str, ...] | list[str], weights: str | None = "imagenet",
-                 pooling: str = "max", precision: str = "auto") -> None:
+                 pooling: str = "max", precision: str = "auto", padding: str = "zero") -> None:
         super().__init__()
         unknown = [name for name in layers if name not in VGG19_LAYERS]
         if unknown or not layers:
@@ -74,10 +83,12 @@ class FeatureExtractor(keras.Model):
                              f"choose from {', '.join(VGG19_LAYERS)}")
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got '{pooling}'")
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {', '.join(PADDINGS)}; got '{padding}'")
         keras_weights, self.weights_source = vgg_weights.resolve(weights)
         vgg = _vgg19(keras_weights)
         self.layer_names = tuple(dict.fromkeys(layers))
-        self.pooling = pooling
+        self.pooling, self.padding = pooling, padding
         self.precision = resolve_precision(precision)
         policy = "mixed_bfloat16" if self.precision == "bfloat16" else "float32"
         deepest = max(self.layer_names, key=VGG19_LAYERS.index)
@@ -88,6 +99,9 @@ class FeatureExtractor(keras.Model):
         for layer in vgg.layers[1:]:  # VGG19 is a plain chain: rebuild it up to the deepest layer
             if pooling == "avg" and isinstance(layer, keras.layers.MaxPooling2D):
                 copy = keras.layers.AveragePooling2D(layer.pool_size, layer.strides, name=layer.name, dtype=policy)
+            elif padding == "replicate" and not copies:  # block1_conv1: its 3x3 kernel needs one pixel each side
+                x = ReplicatePadding(dtype=policy)(x)
+                copy = type(layer).from_config({**layer.get_config(), "dtype": policy, "padding": "valid"})
             else:  # a copy under our dtype policy, so the cached VGG19 stays untouched
                 copy = type(layer).from_config({**layer.get_config(), "dtype": policy})
             x = copy(x)
@@ -119,6 +133,7 @@ class FeatureExtractor(keras.Model):
             "backbone": "VGG19 (keras.applications, include_top=False)",
             "layers": list(self.layer_names),
             "pooling": self.pooling,
+            "padding": self.padding,
             "precision": self.precision,
             "weights": self.weights_source,
             "weights_md5": self.weights_md5,

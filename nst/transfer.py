@@ -31,7 +31,7 @@ from nst.color import luminance, match_color_histogram, match_luminance, recombi
 from nst.config import MIN_SIZE, Config
 from nst.features import FeatureExtractor, cpuinfo
 from nst.images import frame_widths, load_image
-from nst.losses import Functions, Region
+from nst.losses import Functions, Region, gaussian_fit, gram_matrix
 from nst.optimizers import Callback, NonFiniteLoss, Recorder, run_adam, run_lbfgs
 from nst.snapshot import Snapshot, fingerprint
 
@@ -129,6 +129,8 @@ def _initial_image(config: Config, shape: tf.TensorShape, content: tf.Tensor | N
                    style: tf.Tensor | None) -> tf.Tensor:
     if config.init == "content" and content is not None:
         return content
+    if config.init == "palette" and content is not None and style is not None:
+        return match_color_histogram(content, style)  # the photo in the painting's mean colour and covariance
     if config.init == "style" and style is not None:
         return _resize(style, shape[1:3])
     if config.init == "noise":
@@ -176,15 +178,16 @@ def _scaled(image: tf.Tensor, scale: float, what: str) -> tf.Tensor:
     return _resize(image, (height, width))
 
 
-def coarse_to_fine_sizes(height: int, width: int, start_size: int) -> list[tuple[int, int]]:
-    """``(height, width)`` of each size, smallest first: halved until the long side would fall below
-    ``start_size`` or the short side below ``MIN_SIZE``; just ``[(height, width)]`` for ``start_size=0``."""
+def coarse_to_fine_sizes(height: int, width: int, start_size: int, step: float = 2.0) -> list[tuple[int, int]]:
+    """``(height, width)`` of each size, smallest first: each ``step`` times smaller than the one after it,
+    down to where the long side would fall below ``start_size`` or the short side below ``MIN_SIZE``;
+    just ``[(height, width)]`` for ``start_size=0``."""
     sizes = [(height, width)]
     while start_size:
-        h, w = sizes[-1]
-        if max(h, w) // 2 < start_size or min(h, w) // 2 < MIN_SIZE:
+        h, w = (round(side / step ** len(sizes)) for side in (height, width))
+        if max(h, w) < start_size or min(h, w) < MIN_SIZE:
             break
-        sizes.append((round(h / 2), round(w / 2)))
+        sizes.append((h, w))
     return sizes[::-1]
 
 
@@ -197,7 +200,8 @@ def extractor_for(config: Config, content: bool = True, style: bool = True,
     layers = ((config.content_layers if content and config.content_weight > 0 else ())
               + (config.style_layers if style and config.style_weight > 0 else ()))
     if extractor is None:
-        return FeatureExtractor(layers or config.content_layers, config.weights, config.pooling, config.precision)
+        return FeatureExtractor(layers or config.content_layers, config.weights, config.pooling, config.precision,
+                                config.padding)
     missing = [name for name in layers if name not in extractor.layer_names]
     if missing:
         raise ValueError(f"the extractor does not compute layer '{missing[0]}'")
@@ -224,6 +228,44 @@ def seconds_per_step(extractor: FeatureExtractor, shape: tuple[int, ...], config
     value_and_grad(image).numpy()
     passes = LBFGS_PASSES_PER_STEP if config.optimizer == "lbfgs" else 1.0
     return (time.perf_counter() - start) * passes
+
+
+def style_targets_for(extractor: FeatureExtractor, styles: list[tf.Tensor], config: Config, blend: list[float],
+                      masks: list[tf.Tensor] | None = None, height_width: tuple[int, int] | None = None,
+                      gram_fn: Callable = gram_matrix) -> dict | list[Region]:
+    """The style targets of each style layer: Gram matrices (``style_loss="gram"``) or ``GaussianFit``s.
+
+    Several styles are blended as ``Σ_k w_k μ^k`` and ``Σ_k w_k G^k`` (means and Gram matrices, which
+    combine linearly); with ``masks`` each style keeps its own targets in a ``Region`` of the image.
+    """
+    def target(mean: tf.Tensor, gram: tf.Tensor):
+        return gaussian_fit(mean, gram) if config.style_loss == "wasserstein" else gram
+
+    moments = [{name: (tf.reduce_mean(features[name], axis=[1, 2]), gram_fn(features[name]))
+                for name in config.style_layers} for features in map(extractor, styles)]
+    if masks is None:
+        return {name: target(tf.add_n([w * m[name][0] for w, m in zip(blend, moments)]),
+                             tf.add_n([w * m[name][1] for w, m in zip(blend, moments)]))
+                for name in config.style_layers}
+    return [Region(w, tf.image.resize(mask, height_width, method="area"),
+                   {name: target(*m[name]) for name in config.style_layers})
+            for w, mask, m in zip(blend, masks, moments)]
+
+
+def objective_for(config: Config, functions: Functions) -> dict:
+    """The keywords of ``style_content_loss`` that ``config`` asks for; none for functions of one's own,
+    which compute the tutorial's objective, so they need its settings."""
+    if functions == Functions() or functions._replace(train_step=None) == Functions():
+        weights = config.style_layer_weights or (1.0,) * len(config.style_layers)
+        return {"style_distance": config.style_loss, "tv_norm": config.tv_norm,
+                "layer_weights": {name: w / sum(weights) for name, w in zip(config.style_layers, weights)}}
+    tutorial = Config.preset("tutorial")
+    changed = [name for name in ("style_loss", "tv_norm", "style_layer_weights", "padding")
+               if getattr(config, name) != getattr(tutorial, name)]
+    if changed:
+        raise ValueError(f"functions of one's own compute the tutorial's objective: use Config.preset('tutorial') "
+                         f"(this config has {changed[0]}={getattr(config, changed[0])!r})")
+    return {}
 
 
 def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | None, config: Config,
@@ -260,12 +302,14 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
     if snapshot_every and on_snapshot is None:
         raise ValueError("snapshot_every needs an on_snapshot function to receive the snapshots")
 
+    objective = objective_for(config, functions)
+
     reference = content if content is not None else styles[0]
     full_height, full_width = reference.shape[1:3]
     record = Recorder(callback, config, inputs, snapshot_every, on_snapshot)
     run = run_lbfgs if config.optimizer == "lbfgs" else functools.partial(run_adam, train_step=functions.train_step)
     image, interrupted, error, snapshot = None, False, None, None
-    sizes = coarse_to_fine_sizes(full_height, full_width, config.start_size)
+    sizes = coarse_to_fine_sizes(full_height, full_width, config.start_size, config.size_step)
     if hasattr(callback, "start"):  # e.g. ProgressBar: the plan, for a total and the time left
         callback.start(sizes, config.steps)
     for index, (height, width) in enumerate(sizes):
@@ -281,18 +325,13 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
             features = extractor(level_content)
             content_targets = {name: features[name] for name in config.content_layers}
         if use_style:
-            grams = [{name: functions.gram_matrix(features[name]) for name in config.style_layers}
-                     for features in map(extractor, level_styles)]
-            if masks is None:  # several styles: the blended Gram matrices A_l = Σ_k w_k A_l^k
-                style_targets = {name: tf.add_n([w * g[name] for w, g in zip(blend, grams)])
-                                 for name in config.style_layers}
-            else:  # each style in its own region
-                style_targets = [Region(w, tf.image.resize(m, (height, width), method="area"), g)
-                                 for w, m, g in zip(blend, masks, grams)]
+            style_targets = style_targets_for(extractor, level_styles, config, blend, masks, (height, width),
+                                              functions.gram_matrix)
 
         def loss_fn(image: tf.Tensor) -> dict[str, tf.Tensor]:
             return functions.style_content_loss(image, extractor(image), content_targets, style_targets,
-                                                config.content_weight, config.style_weight, config.tv_weight)
+                                                config.content_weight, config.style_weight, config.tv_weight,
+                                                **objective)
 
         shape, state = (1, height, width, 3), None
         if resume is not None and index == resume.size_index:
@@ -374,6 +413,7 @@ def synthesize_style(style: ImageLike, layers: tuple[str, ...] = Config.style_la
 
     The result has the style image's size (long side ``config.size``) and its texture, but no layout.
     """
-    config = dataclasses.replace(config, style_layers=tuple(layers), content_weight=0.0, tv_weight=0.0,
-                                 init="noise", start_size=0)
+    layer_weights = config.style_layer_weights if tuple(layers) == config.style_layers else ()
+    config = dataclasses.replace(config, style_layers=tuple(layers), style_layer_weights=layer_weights,
+                                 content_weight=0.0, tv_weight=0.0, init="noise", start_size=0)
     return _transfer(None, style, config, callback, extractor, functions=functions)

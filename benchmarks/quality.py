@@ -1,0 +1,252 @@
+"""How good the pictures are: a gallery of photo x painting pairs, scored for each setting.
+
+    python benchmarks/quality.py                                   # defaults and tutorial at 512 px
+    python benchmarks/quality.py --size 192 --steps 80 --settings tutorial avg palette
+
+Each setting is a set of ``Config`` changes (``SETTINGS``) run on every pair of ``GALLERY``. For each
+output the table gives (medians over the gallery, and each pair in the JSON):
+
+* **palette**: the Wasserstein-2 distance between Gaussian fits of the output's RGB pixels and the
+  painting's, over the photo's distance: 1 means no colour moved toward the painting, 0 all of it;
+* **speckle**: colour noise where the photo is flat. In the photo's smoothest 30 % of pixels (lowest
+  ``|YIQ - its 3x3 blur|``), the mean ``|IQ - its 3x3 blur|`` of the output's chroma, over the
+  painting's own mean of it at the same scale: above 1, flat areas are busier than the painting's
+  average brushwork;
+* **ssim**: SSIM of the output's luminance against the photo's (is the subject still there);
+* **style**: the Gatys style distance (the tutorial's Gram MSE, max-pooled VGG19) of the output, over
+  the photo's: how much closer the texture came;
+* **objective**: the tutorial's whole objective (``Config.preset("tutorial")`` weights), in float32;
+* **seconds**: the run's wall time, tracing included (the model is built beforehand).
+
+Writes ``benchmarks/results/quality_<size>.json``, a Markdown table on stdout and in
+``quality_<size>.md``, one contact sheet per setting, ``docs/quality/<setting>_<size>.jpg``, and with
+several settings ``docs/quality/compare_<size>.jpg``: each pair's photo, painting and outputs side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from scipy import linalg, ndimage
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT, STYLE = ROOT / "data" / "content", ROOT / "data" / "style"
+
+# Photo x painting: portraits, buildings, landscapes, close-ups; each painting three times.
+GALLERY = [
+    ("astronaut", "starry_night"), ("astronaut", "kandinsky_composition_viii"),
+    ("china", "great_wave"), ("china", "the_scream"),
+    ("chelsea", "starry_night"), ("chelsea", "great_wave"),
+    ("flower", "kandinsky_composition_viii"), ("flower", "the_scream"),
+    ("astronaut", "great_wave"), ("china", "kandinsky_composition_viii"),
+    ("chelsea", "the_scream"), ("flower", "starry_night"),
+]
+
+# name: the Config changes of the setting, on top of the base it names ("tutorial" or "defaults").
+SETTINGS: dict[str, tuple[str, dict]] = {
+    "tutorial": ("tutorial", {}),
+    "defaults": ("defaults", {}),
+    # One lever at a time, on the tutorial's objective:
+    "avg": ("tutorial", {"pooling": "avg"}),
+    "palette": ("tutorial", {"init": "palette"}),
+    "block4": ("tutorial", {"content_layers": ("block4_conv2",)}),
+    "replicate": ("tutorial", {"padding": "replicate"}),
+    "sqrt2": ("tutorial", {"start_size": 128, "size_step": 2 ** 0.5}),
+    "layers": ("tutorial", {"style_layer_weights": (256, 64, 16, 4, 1)}),
+    "l2tv": ("tutorial", {"tv_norm": "l2", "tv_weight": 1e8}),
+    "wasserstein": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3}),
+    # Together, on the tutorial's objective:
+    "w2+palette": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3, "init": "palette"}),
+    "w2+palette+l2tv": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3, "init": "palette",
+                                     "tv_norm": "l2", "tv_weight": 1e8}),
+    "w2+palette+l2tv3": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3, "init": "palette",
+                                      "tv_norm": "l2", "tv_weight": 3e8}),
+    "crowsonkb": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3, "init": "palette", "tv_norm": "l2",
+                               "tv_weight": 1e8, "padding": "replicate", "start_size": 128, "size_step": 2 ** 0.5,
+                               "style_layer_weights": (256, 64, 16, 4, 1)}),
+}
+
+METRICS = ("palette", "speckle", "ssim", "style", "objective", "seconds")
+
+
+def config_for(setting: str, size: int, steps: int | None):
+    import nst
+
+    base, changes = SETTINGS[setting]
+    config = nst.Config.preset("tutorial") if base == "tutorial" else nst.Config()
+    return dataclasses.replace(config, size=size, **({"steps": steps} if steps else {}), **changes)
+
+
+def gaussian_w2(a: np.ndarray, b: np.ndarray) -> float:
+    """Wasserstein-2 distance between Gaussian fits of two sets of pixels ``(N, 3)``:
+    ``sqrt(‖μa - μb‖² + tr(Σa + Σb - 2 (Σb^{1/2} Σa Σb^{1/2})^{1/2}))``."""
+    mean_a, mean_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = np.cov(a.T), np.cov(b.T)
+    root_b = linalg.sqrtm(cov_b).real
+    cross = linalg.sqrtm(root_b @ cov_a @ root_b).real
+    return float(np.sqrt(max(np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a + cov_b - 2 * cross), 0.0)))
+
+
+def _yiq(image: np.ndarray) -> np.ndarray:
+    from nst.color import RGB_TO_YIQ
+
+    return image @ RGB_TO_YIQ.T
+
+
+def _detail(channels: np.ndarray) -> np.ndarray:
+    """``|x - its 3x3 box blur|`` per pixel, the norm over the channels of ``(H, W, C)``."""
+    blurred = ndimage.uniform_filter(channels, size=(3, 3, 1), mode="reflect")
+    return np.sqrt(np.sum((channels - blurred) ** 2, axis=-1))
+
+
+def speckle(output: np.ndarray, photo: np.ndarray, painting: np.ndarray, share: float = 0.3) -> float:
+    """The output's chroma detail in the photo's flattest ``share`` of pixels over the painting's mean chroma detail."""
+    flatness = _detail(_yiq(photo))
+    flat = flatness <= np.quantile(flatness, share)
+    return float(_detail(_yiq(output)[..., 1:])[flat].mean() / _detail(_yiq(painting)[..., 1:]).mean())
+
+
+def scores(output, photo, painting, tutorial_terms) -> dict:
+    """The metrics of one output (float32 tensors (1, H, W, 3) in [0, 1]) but its time."""
+    import tensorflow as tf
+
+    from nst.color import luminance
+
+    out, pho, pai = (np.asarray(x[0], np.float64) for x in (output, photo, painting))
+    pixels = [x.reshape(-1, 3) for x in (out, pho, pai)]
+    objective, style_of = tutorial_terms
+    return {
+        "palette": gaussian_w2(pixels[0], pixels[2]) / gaussian_w2(pixels[1], pixels[2]),
+        "speckle": speckle(out, pho, pai),
+        "ssim": float(tf.image.ssim(luminance(output)[..., :1], luminance(photo)[..., :1], max_val=1.0)[0]),
+        "style": style_of(output) / style_of(photo),
+        "objective": objective(output),
+    }
+
+
+def tutorial_scorer(photo, painting, size: int):
+    """The tutorial's objective and its style term alone, as functions of an image, for this pair."""
+    import nst
+    from nst.transfer import extractor_for, objective_for, style_targets_for
+
+    config = nst.Config.preset("tutorial", size=size, precision="float32")
+    extractor = extractor_for(config)
+    targets = style_targets_for(extractor, [painting], config, [1.0])
+    features = extractor(photo)
+    content_targets = {name: features[name] for name in config.content_layers}
+    keywords = objective_for(config, nst.losses.Functions())
+
+    def terms(image):
+        return nst.style_content_loss(image, extractor(image), content_targets, targets, config.content_weight,
+                                      config.style_weight, config.tv_weight, **keywords)
+
+    return (lambda image: float(terms(image)["total"])), (lambda image: float(terms(image)["style"]))
+
+
+def run_setting(setting: str, size: int, steps: int | None, pairs: list[tuple[str, str]]) -> list[dict]:
+    import nst
+    from nst.transfer import _style_image, extractor_for
+
+    config = config_for(setting, size, steps)
+    extractor = extractor_for(config)
+    rows = []
+    for photo_name, painting_name in pairs:
+        photo = nst.load_image(CONTENT / f"{photo_name}.jpg", size)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a trimmed frame: the run says so itself
+            painting = _style_image(STYLE / f"{painting_name}.jpg", config, 0)
+        start = time.perf_counter()
+        result = nst.stylize(photo, painting, config, extractor=extractor)
+        seconds = time.perf_counter() - start
+        row = {"photo": photo_name, "painting": painting_name, "steps": result.history[-1]["step"],
+               **scores(result.image, photo, painting, tutorial_scorer(photo, painting, size)),
+               "seconds": seconds, "image": result.image}
+        print(f"{setting:>12} {photo_name} x {painting_name}: " + ", ".join(
+            f"{k} {row[k]:.3g}" for k in METRICS), flush=True)
+        rows.append(row)
+    return rows
+
+
+def _tile(image, size: int) -> Image.Image:
+    tile = Image.fromarray(np.uint8(np.clip(np.asarray(image[0]) * 255 + 0.5, 0, 255)))
+    tile.thumbnail((size, size), Image.LANCZOS)
+    canvas = Image.new("RGB", (size, size), "white")
+    canvas.paste(tile, ((size - tile.width) // 2, (size - tile.height) // 2))
+    return canvas
+
+
+def contact_sheet(rows: list[dict], path: Path, size: int, columns: int = 4) -> None:
+    """Every output of one setting, in gallery order, each fitted in a ``size`` square."""
+    _sheet([_tile(row["image"], size) for row in rows], path, size, columns)
+
+
+def comparison_sheet(results: dict[str, list[dict]], path: Path, size: int) -> None:
+    """One row per pair: the photo, the painting, then each setting's output, in the order given."""
+    import nst
+
+    tiles = []
+    for i, row in enumerate(next(iter(results.values()))):
+        tiles.append(_tile(nst.load_image(CONTENT / f"{row['photo']}.jpg", size), size))
+        tiles.append(_tile(nst.load_image(STYLE / f"{row['painting']}.jpg", size), size))
+        tiles.extend(_tile(rows[i]["image"], size) for rows in results.values())
+    _sheet(tiles, path, size, 2 + len(results))
+
+
+def _sheet(tiles: list[Image.Image], path: Path, size: int, columns: int) -> None:
+    rows_count = -(-len(tiles) // columns)
+    sheet = Image.new("RGB", (columns * size, rows_count * size), "white")
+    for i, tile in enumerate(tiles):
+        sheet.paste(tile, ((i % columns) * size, (i // columns) * size))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path, quality=90)
+
+
+def table(results: dict[str, list[dict]]) -> str:
+    lines = ["| setting | " + " | ".join(METRICS) + " |", "| --- |" + " --- |" * len(METRICS)]
+    for setting, rows in results.items():
+        medians = [statistics.median(row[k] for row in rows) for k in METRICS]
+        lines.append(f"| {setting} | " + " | ".join(f"{m:.3g}" for m in medians) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=None, help="most steps at each size (default: the setting's)")
+    parser.add_argument("--settings", nargs="+", default=["tutorial", "defaults"], choices=list(SETTINGS))
+    parser.add_argument("--pairs", type=int, default=len(GALLERY), help="the first N pairs of the gallery only")
+    parser.add_argument("--tag", default="", help="added to the output names, to keep several runs")
+    args = parser.parse_args()
+
+    import nst  # noqa: F401  (imports TensorFlow quietly)
+
+    results = {s: run_setting(s, args.size, args.steps, GALLERY[:args.pairs]) for s in args.settings}
+    name = f"quality_{args.size}{args.tag}"
+    for setting, rows in results.items():
+        contact_sheet(rows, ROOT / "docs" / "quality" / f"{setting}_{args.size}{args.tag}.jpg", 256)
+    if len(results) > 1:  # photo, painting, then the settings side by side
+        comparison_sheet(results, ROOT / "docs" / "quality" / f"compare_{args.size}{args.tag}.jpg", 256)
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    from nst.transfer import device_name, versions
+
+    record = {"size": args.size, "steps": args.steps, "device": device_name(), "versions": versions(),
+              "settings": {s: dataclasses.asdict(config_for(s, args.size, args.steps)) for s in args.settings},
+              "results": {s: [{k: v for k, v in row.items() if k != "image"} for row in rows]
+                          for s, rows in results.items()}}
+    (out / f"{name}.json").write_text(json.dumps(record, indent=1))
+    text = table(results)
+    (out / f"{name}.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
