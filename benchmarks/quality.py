@@ -1,10 +1,12 @@
 """How good the pictures are: a gallery of photo x painting pairs, scored for each setting.
 
-    python benchmarks/quality.py                                   # defaults and tutorial at 512 px
-    python benchmarks/quality.py --size 192 --steps 80 --settings tutorial avg palette
+    python benchmarks/quality.py                                   # tutorial and defaults at 512 px
+    python benchmarks/quality.py --size 256 --steps 100 --pairs 6 --tag _screen --settings tutorial palette+avg
+    python benchmarks/quality.py --settings defaults --pairs 12 --skip 6   # pairs 7 to 12 only
+    python benchmarks/quality.py --settings tutorial defaults --pairs 0 --compare tutorial defaults  # redraw only
 
-Each setting is a set of ``Config`` changes (``SETTINGS``) run on every pair of ``GALLERY``. For each
-output the table gives (medians over the gallery, and each pair in the JSON):
+Each setting is a set of ``Config`` changes (``SETTINGS``) run on the pairs of ``GALLERY``. For each
+output the table gives (medians over the pairs, and each pair in the JSON):
 
 * **palette**: the Wasserstein-2 distance between Gaussian fits of the output's RGB pixels and the
   painting's, over the photo's distance: 1 means no colour moved toward the painting, 0 all of it;
@@ -18,9 +20,12 @@ output the table gives (medians over the gallery, and each pair in the JSON):
 * **objective**: the tutorial's whole objective (``Config.preset("tutorial")`` weights), in float32;
 * **seconds**: the run's wall time, tracing included (the model is built beforehand).
 
-Writes ``benchmarks/results/quality_<size>.json``, a Markdown table on stdout and in
-``quality_<size>.md``, one contact sheet per setting, ``docs/quality/<setting>_<size>.jpg``, and with
-several settings ``docs/quality/compare_<size>.jpg``: each pair's photo, painting and outputs side by side.
+Writes each output to ``docs/quality/<size>/<setting>/<photo>_<painting>.jpg``; the record
+``benchmarks/results/quality_<size><tag>.json``, to which each run adds its settings (a setting run
+again on some pairs keeps its other pairs; run again with other ``Config`` changes, it starts afresh);
+the table of every setting in it, on stdout and in ``quality_<size><tag>.md``; one sheet per setting,
+``docs/quality/<setting>_<size><tag>.jpg`` (photo, painting, output: a row per pair); and
+``docs/quality/compare_<size><tag>.jpg``, the settings side by side on the pairs they all ran.
 """
 
 from __future__ import annotations
@@ -40,20 +45,19 @@ from scipy import linalg, ndimage
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT, STYLE = ROOT / "data" / "content", ROOT / "data" / "style"
 
-# Photo x painting: portraits, buildings, landscapes, close-ups; each painting three times.
+# Photo x painting: portraits, buildings, landscapes, close-ups; each painting three times. The first six
+# are the quick screen (--pairs 6): a sky, a portrait, a building, a close-up, fur, a face.
 GALLERY = [
-    ("astronaut", "starry_night"), ("astronaut", "kandinsky_composition_viii"),
-    ("china", "great_wave"), ("china", "the_scream"),
-    ("chelsea", "starry_night"), ("chelsea", "great_wave"),
-    ("flower", "kandinsky_composition_viii"), ("flower", "the_scream"),
-    ("astronaut", "great_wave"), ("china", "kandinsky_composition_viii"),
-    ("chelsea", "the_scream"), ("flower", "starry_night"),
+    ("rocket", "starry_night"), ("grace_hopper", "the_scream"), ("china", "great_wave"),
+    ("coffee", "kandinsky_composition_viii"), ("chelsea", "starry_night"), ("astronaut", "great_wave"),
+    ("flower", "the_scream"), ("china", "the_scream"), ("grace_hopper", "kandinsky_composition_viii"),
+    ("rocket", "kandinsky_composition_viii"), ("coffee", "great_wave"), ("astronaut", "starry_night"),
 ]
 
 # name: the Config changes of the setting, on top of the base it names ("tutorial" or "defaults").
 SETTINGS: dict[str, tuple[str, dict]] = {
     "tutorial": ("tutorial", {}),
-    "defaults": ("defaults", {}),
+    "defaults": ("defaults", {}),  # nst.Config()
     # One lever at a time, on the tutorial's objective:
     "avg": ("tutorial", {"pooling": "avg"}),
     "palette": ("tutorial", {"init": "palette"}),
@@ -64,14 +68,31 @@ SETTINGS: dict[str, tuple[str, dict]] = {
     "l2tv": ("tutorial", {"tv_norm": "l2", "tv_weight": 1e8}),
     "wasserstein": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3}),
     # Together, on the tutorial's objective:
-    "w2+palette": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3, "init": "palette"}),
-    "w2+palette+l2tv": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3, "init": "palette",
-                                     "tv_norm": "l2", "tv_weight": 1e8}),
-    "w2+palette+l2tv3": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3, "init": "palette",
-                                      "tv_norm": "l2", "tv_weight": 3e8}),
+    "palette+avg": ("tutorial", {"init": "palette", "pooling": "avg"}),
+    "palette+avg+c2f": ("tutorial", {"init": "palette", "pooling": "avg", "start_size": 128, "size_step": 2 ** 0.5}),
+    "palette+c2f": ("tutorial", {"init": "palette", "start_size": 128, "size_step": 2 ** 0.5}),
+    "palette+avg+c2f+l2tv": ("tutorial", {"init": "palette", "pooling": "avg", "start_size": 128,
+                                          "size_step": 2 ** 0.5, "tv_norm": "l2", "tv_weight": 1e8}),
+    "palette+avg+c2f+tv4": ("tutorial", {"init": "palette", "pooling": "avg", "start_size": 128,
+                                         "size_step": 2 ** 0.5, "tv_weight": 120.0}),
     "crowsonkb": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3, "init": "palette", "tv_norm": "l2",
-                               "tv_weight": 1e8, "padding": "replicate", "start_size": 128, "size_step": 2 ** 0.5,
-                               "style_layer_weights": (256, 64, 16, 4, 1)}),
+                               "tv_weight": 1e8, "padding": "replicate", "start_size": 128, "size_step": 2 ** 0.5}),
+    "palette+avg+sw3": ("tutorial", {"init": "palette", "pooling": "avg", "style_weight": 3e-2}),
+    "palette+avg+sw3+tv2": ("tutorial", {"init": "palette", "pooling": "avg", "style_weight": 3e-2, "tv_weight": 60.0}),
+    "palette+avg+sw3+l2tv": ("tutorial", {"init": "palette", "pooling": "avg", "style_weight": 3e-2, "tv_norm": "l2",
+                                          "tv_weight": 2e8}),
+    "palette+avg+sw3+l2tv5e7": ("tutorial", {"init": "palette", "pooling": "avg", "style_weight": 3e-2,
+                                             "tv_norm": "l2", "tv_weight": 5e7}),
+    "palette+avg+sw3+l2tv1e8": ("tutorial", {"init": "palette", "pooling": "avg", "style_weight": 3e-2,
+                                             "tv_norm": "l2", "tv_weight": 1e8}),
+    "w2+palette": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3, "init": "palette"}),
+    "w2+palette+avg+cw3": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3, "init": "palette",
+                                        "pooling": "avg", "content_weight": 3e4}),
+    "w2+palette+avg+cw3+l2tv": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3, "init": "palette",
+                                             "pooling": "avg", "content_weight": 3e4, "tv_norm": "l2",
+                                             "tv_weight": 5e7}),
+    "w2+palette+avg": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3, "init": "palette",
+                                    "pooling": "avg"}),
 }
 
 METRICS = ("palette", "speckle", "ssim", "style", "objective", "seconds")
@@ -167,12 +188,19 @@ def run_setting(setting: str, size: int, steps: int | None, pairs: list[tuple[st
         result = nst.stylize(photo, painting, config, extractor=extractor)
         seconds = time.perf_counter() - start
         row = {"photo": photo_name, "painting": painting_name, "steps": result.history[-1]["step"],
+               "losses": {k: result.final[k] for k in ("content", "style", "tv", "total")}, "stopped": result.stopped,
                **scores(result.image, photo, painting, tutorial_scorer(photo, painting, size)),
                "seconds": seconds, "image": result.image}
+        nst.save_image(result.image, picture_path(setting, size, photo_name, painting_name))
         print(f"{setting:>12} {photo_name} x {painting_name}: " + ", ".join(
             f"{k} {row[k]:.3g}" for k in METRICS), flush=True)
         rows.append(row)
     return rows
+
+
+def picture_path(setting: str, size: int, photo: str, painting: str) -> Path:
+    """Where one output is kept, so that runs of different settings can be set side by side later."""
+    return ROOT / "docs" / "quality" / str(size) / setting / f"{photo}_{painting}.jpg"
 
 
 def _tile(image, size: int) -> Image.Image:
@@ -183,21 +211,16 @@ def _tile(image, size: int) -> Image.Image:
     return canvas
 
 
-def contact_sheet(rows: list[dict], path: Path, size: int, columns: int = 4) -> None:
-    """Every output of one setting, in gallery order, each fitted in a ``size`` square."""
-    _sheet([_tile(row["image"], size) for row in rows], path, size, columns)
-
-
-def comparison_sheet(results: dict[str, list[dict]], path: Path, size: int) -> None:
-    """One row per pair: the photo, the painting, then each setting's output, in the order given."""
+def comparison_sheet(settings: list[str], pairs: list[tuple[str, str]], size: int, path: Path, tile: int) -> None:
+    """One row per pair: the photo, the painting, then each setting's saved output, in the order given."""
     import nst
 
     tiles = []
-    for i, row in enumerate(next(iter(results.values()))):
-        tiles.append(_tile(nst.load_image(CONTENT / f"{row['photo']}.jpg", size), size))
-        tiles.append(_tile(nst.load_image(STYLE / f"{row['painting']}.jpg", size), size))
-        tiles.extend(_tile(rows[i]["image"], size) for rows in results.values())
-    _sheet(tiles, path, size, 2 + len(results))
+    for photo, painting in pairs:
+        tiles.append(_tile(nst.load_image(CONTENT / f"{photo}.jpg", tile), tile))
+        tiles.append(_tile(nst.load_image(STYLE / f"{painting}.jpg", tile), tile))
+        tiles.extend(_tile(nst.load_image(picture_path(s, size, photo, painting), tile), tile) for s in settings)
+    _sheet(tiles, path, tile, 2 + len(settings))
 
 
 def _sheet(tiles: list[Image.Image], path: Path, size: int, columns: int) -> None:
@@ -210,10 +233,11 @@ def _sheet(tiles: list[Image.Image], path: Path, size: int, columns: int) -> Non
 
 
 def table(results: dict[str, list[dict]]) -> str:
-    lines = ["| setting | " + " | ".join(METRICS) + " |", "| --- |" + " --- |" * len(METRICS)]
+    """Medians over each setting's pairs, with how many pairs that is."""
+    lines = ["| setting | pairs | " + " | ".join(METRICS) + " |", "| --- | --- |" + " --- |" * len(METRICS)]
     for setting, rows in results.items():
         medians = [statistics.median(row[k] for row in rows) for k in METRICS]
-        lines.append(f"| {setting} | " + " | ".join(f"{m:.3g}" for m in medians) + " |")
+        lines.append(f"| {setting} | {len(rows)} | " + " | ".join(f"{m:.3g}" for m in medians) + " |")
     return "\n".join(lines)
 
 
@@ -223,26 +247,44 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=None, help="most steps at each size (default: the setting's)")
     parser.add_argument("--settings", nargs="+", default=["tutorial", "defaults"], choices=list(SETTINGS))
     parser.add_argument("--pairs", type=int, default=len(GALLERY), help="the first N pairs of the gallery only")
-    parser.add_argument("--tag", default="", help="added to the output names, to keep several runs")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first K of those (run before)")
+    parser.add_argument("--tag", default="", help="added to the output names, to keep several runs apart")
+    parser.add_argument("--compare", nargs="+", help="the settings of the comparison sheet, in its order "
+                        "(default: every setting of the record)")
     args = parser.parse_args()
 
     import nst  # noqa: F401  (imports TensorFlow quietly)
-
-    results = {s: run_setting(s, args.size, args.steps, GALLERY[:args.pairs]) for s in args.settings}
-    name = f"quality_{args.size}{args.tag}"
-    for setting, rows in results.items():
-        contact_sheet(rows, ROOT / "docs" / "quality" / f"{setting}_{args.size}{args.tag}.jpg", 256)
-    if len(results) > 1:  # photo, painting, then the settings side by side
-        comparison_sheet(results, ROOT / "docs" / "quality" / f"compare_{args.size}{args.tag}.jpg", 256)
-    out = ROOT / "benchmarks" / "results"
-    out.mkdir(parents=True, exist_ok=True)
     from nst.transfer import device_name, versions
 
-    record = {"size": args.size, "steps": args.steps, "device": device_name(), "versions": versions(),
-              "settings": {s: dataclasses.asdict(config_for(s, args.size, args.steps)) for s in args.settings},
-              "results": {s: [{k: v for k, v in row.items() if k != "image"} for row in rows]
-                          for s, rows in results.items()}}
-    (out / f"{name}.json").write_text(json.dumps(record, indent=1))
+    name = f"quality_{args.size}{args.tag}"
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    # Settings run before at this size and tag stay in the record: each run adds or replaces its own.
+    record = json.loads((out / f"{name}.json").read_text()) if (out / f"{name}.json").exists() else {}
+    record.update({"size": args.size, "device": device_name(), "versions": versions()})
+    record.setdefault("settings", {})
+    for setting in args.settings:
+        rows = run_setting(setting, args.size, args.steps, GALLERY[args.skip:args.pairs])
+        config = json.loads(json.dumps(dataclasses.asdict(config_for(setting, args.size, args.steps))))  # as stored
+        entry = record["settings"].get(setting, {})
+        if entry.get("config") != config:  # other settings under the same name: start afresh
+            entry = {"steps": args.steps, "config": config, "results": []}
+        ran = {(row["photo"], row["painting"]) for row in rows}
+        kept = [row for row in entry["results"] if (row["photo"], row["painting"]) not in ran]
+        order = {pair: i for i, pair in enumerate(GALLERY)}
+        entry["results"] = sorted(kept + [{k: v for k, v in row.items() if k != "image"} for row in rows],
+                                  key=lambda row: order[(row["photo"], row["painting"])])
+        record["settings"][setting] = entry
+        (out / f"{name}.json").write_text(json.dumps(record, indent=1))  # after each setting: a stop keeps the rest
+        pairs = [(row["photo"], row["painting"]) for row in entry["results"]]
+        sheet = ROOT / "docs" / "quality" / f"{setting}_{args.size}{args.tag}.jpg"
+        comparison_sheet([setting], pairs, args.size, sheet, 256)  # photo, painting, output: a row per pair
+    results = {s: entry["results"] for s, entry in record["settings"].items()}
+    compared = args.compare or list(results)
+    if len(compared) > 1:  # photo, painting, then the settings side by side, on the pairs they all ran
+        common = [p for p in GALLERY if all(any((r["photo"], r["painting"]) == p for r in results[s])
+                                            for s in compared)]
+        comparison_sheet(compared, common, args.size, ROOT / "docs" / "quality" / f"compare_{name[8:]}.jpg", 256)
     text = table(results)
     (out / f"{name}.md").write_text(text + "\n")
     print(text)

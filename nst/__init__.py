@@ -15,7 +15,8 @@ __version__ = "0.2.0"
 from nst.config import Config, VGG19_LAYERS  # noqa: E402
 from nst.features import FeatureExtractor  # noqa: E402
 from nst.images import load_image, save_image, show_images  # noqa: E402
-from nst.losses import content_loss, gram_matrix, style_content_loss, style_loss, total_variation_loss  # noqa: E402
+from nst.losses import (content_loss, gram_matrix, smoothness_loss, style_content_loss, style_loss,  # noqa: E402
+                        total_variation_loss, wasserstein_distance)
 from nst.progress import LiveView, ProgressBar, plot_losses  # noqa: E402
 from nst.snapshot import Snapshot  # noqa: E402
 from nst.transfer import Result, reconstruct_content, stylize, synthesize_style  # noqa: E402
@@ -23,6 +24,7 @@ from nst.weights import WeightsError  # noqa: E402
 
 __all__ = [
     "Config", "VGG19_LAYERS", "FeatureExtractor", "load_image", "save_image", "show_images", "content_loss",
-    "gram_matrix", "style_content_loss", "style_loss", "total_variation_loss", "LiveView", "ProgressBar", "plot_losses",
-    "Result", "Snapshot", "reconstruct_content", "stylize", "synthesize_style", "WeightsError",
+    "gram_matrix", "style_content_loss", "style_loss", "total_variation_loss", "wasserstein_distance",
+    "smoothness_loss", "LiveView", "ProgressBar", "plot_losses", "Result", "Snapshot", "reconstruct_content",
+    "stylize", "synthesize_style", "WeightsError",
 ]

@@ -8,7 +8,7 @@ Why the images do not disturb each other
 ----------------------------------------
 The batch objective is the *sum* of the per-image losses, ``L = Σ_i L_i(x_i)``, where ``L_i`` is
 exactly the loss ``stylize`` minimises for image ``i`` alone (content, style and total variation of
-that image, against its own content targets and the shared style Gram matrices). Since ``L_i``
+that image, against its own content targets and the shared style targets). Since ``L_i``
 depends only on the pixels ``x_i``, ``∂L/∂x_i = ∂L_i/∂x_i``; and Adam is elementwise (each pixel has
 its own moments), so every image follows the trajectory it would follow alone. A *mean* over the
 batch would divide each gradient by B, which Adam mostly, but not exactly, cancels (its epsilon is
@@ -62,11 +62,10 @@ import tensorflow as tf
 
 from nst.config import Config
 from nst.features import FeatureExtractor
-from nst.color import match_color_histogram
 from nst.losses import Functions, style_content_loss
 from nst.optimizers import NonFiniteLoss, Recorder
 from nst.transfer import (ImageLike, Result, _as_image, _resize, _style_image, extractor_for, objective_for,
-                          style_targets_for)
+                          palette_start, style_targets_for)
 
 BatchCallback = Callable[[int, list[dict], tf.Tensor], None]
 """``callback(step, losses, images)``: one ``{"content", "style", "tv", "total"}`` dict of floats per image."""
@@ -136,7 +135,7 @@ def stylize_batch(contents: list[ImageLike] | tf.Tensor, style: ImageLike, confi
     extractor = extractor_for(config, extractor=extractor)
 
     # The targets, computed once and as stylize computes them: each content image on its own (P_l, one row
-    # per image, so that a batched convolution cannot round them differently), the style Gram matrices A_l
+    # per image, so that a batched convolution cannot round them differently), the style targets
     # once for all. _resize to the same size is what stylize does at its one size; it keeps the values.
     height, width = contents.shape[1:3]
     contents = tf.concat([_resize(contents[i:i + 1], (height, width)) for i in range(batch)], axis=0)
@@ -159,7 +158,7 @@ def stylize_batch(contents: list[ImageLike] | tf.Tensor, style: ImageLike, confi
                                         config.style_weight, config.tv_weight, per_image=True, **objective)
 
     start = contents if config.init == "content" else tf.concat(  # palette: each photo in the painting's colours
-        [match_color_histogram(contents[i:i + 1], style) for i in range(batch)], axis=0)
+        [palette_start(contents[i:i + 1], [style], [1.0]) for i in range(batch)], axis=0)
     with strategy.scope():
         # Under the scope: a mirrored variable (one copy of the whole batch per replica) and Adam's moments
         # mirrored alongside; the optimiser remembers the strategy it was created under.

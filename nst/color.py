@@ -130,7 +130,19 @@ def _matrix_power(symmetric: np.ndarray, power: float) -> np.ndarray:
     return eigenvectors @ np.diag(eigenvalues ** power) @ eigenvectors.T
 
 
-def match_color_histogram(style: tf.Tensor, content: tf.Tensor) -> tf.Tensor:
+def mixture_statistics(images: list[tf.Tensor], weights: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and covariance of the pixels of several images mixed in proportions ``weights`` (summing to 1).
+
+    ``μ = Σ_k w_k μ_k`` and ``Σ = Σ_k w_k (Σ_k + μ_k μ_kᵀ) - μ μᵀ``: each image's second moments are
+    averaged, then centred on the mixed mean. For one image they are that image's statistics.
+    """
+    statistics = [_pixel_statistics(image) for image in images]
+    mean = sum(w * m for w, (m, _) in zip(weights, statistics))
+    second = sum(w * (c + np.outer(m, m)) for w, (m, c) in zip(weights, statistics))
+    return mean, second - np.outer(mean, mean)
+
+
+def match_color_histogram(style: tf.Tensor, content: tf.Tensor | tuple[np.ndarray, np.ndarray]) -> tf.Tensor:
     """The style image recoloured so that its pixels' mean and covariance are the content's (Gatys et al. 2017).
 
     Each style pixel ``x`` (an RGB vector) becomes ``x' = A x + b`` with
@@ -141,10 +153,11 @@ def match_color_histogram(style: tf.Tensor, content: tf.Tensor) -> tf.Tensor:
     Both covariances get ``ε I`` added (``ε = 1e-5``) so that a flat or grey style, whose ``Σ_s`` is singular,
     gives a finite ``A``; the match is then exact up to terms of order ``ε``. The result is clipped to [0, 1],
     so for images whose recoloured pixels would leave that range (saturated colours) the match is only
-    approximate. Computed in float64; returns a float32 tensor of the style's shape.
+    approximate. ``content`` may also be the target statistics themselves, ``(μ_c, Σ_c)``
+    (``mixture_statistics``). Computed in float64; returns a float32 tensor of the style's shape.
     """
     mean_s, cov_s = _pixel_statistics(style)
-    mean_c, cov_c = _pixel_statistics(content)
+    mean_c, cov_c = content if isinstance(content, tuple) else _pixel_statistics(content)
     # Regularising both keeps A = I when the two images already share their statistics.
     epsilon = COVARIANCE_EPSILON * np.eye(3)
     a = _matrix_power(cov_c + epsilon, 0.5) @ _matrix_power(cov_s + epsilon, -0.5)

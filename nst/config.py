@@ -44,11 +44,12 @@ class Config:
                                     "10 steps (0: always run all steps)")
     optimizer: str = _field("lbfgs", "lbfgs (SciPy L-BFGS-B, bounded to [0, 1]) or adam", choices=OPTIMIZERS)
     learning_rate: float = _field(0.02, "Adam step size on pixels in [0, 1] (ignored by L-BFGS)")
-    init: str = _field("content", "starting image: the content photo, the content photo recoloured to the style's "
+    init: str = _field("palette", "starting image: the content photo, the content photo recoloured to the style's "
                                   "colour statistics (palette), seeded noise, or the style image", choices=INITS)
-    content_weight: float = _field(1e4, "weight of the content loss")
-    style_weight: float = _field(1e-2, "weight of the style loss")
-    tv_weight: float = _field(30.0, "weight of the total-variation (smoothness) loss")
+    content_weight: float = _field(3e4, "weight of the content loss")
+    style_weight: float = _field(3e3, "weight of the style loss (the tutorial preset's Gram MSE wants about 1e-2)")
+    tv_weight: float = _field(1e8, "weight of the total-variation (smoothness) loss (the tutorial preset's L1 sum "
+                                   "wants about 30)")
     content_layers: tuple[str, ...] = _field(("block5_conv2",), "VGG19 layers whose features the output must match")
     style_layers: tuple[str, ...] = _field(
         ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
@@ -57,16 +58,16 @@ class Config:
     style_layer_weights: tuple[float, ...] = _field((), "weight of each style layer, in the order of style_layers "
                                                         "(default: equal); normalised to sum to 1",
                                                     item_type=float, metavar="WEIGHT")
-    style_loss: str = _field("gram", "style distance per layer: wasserstein (Wasserstein-2 between Gaussian "
+    style_loss: str = _field("wasserstein", "style distance per layer: wasserstein (Wasserstein-2 between Gaussian "
                                             "fits of the features) or gram (MSE of Gram matrices, the tutorial's)",
                              choices=STYLE_LOSSES)
-    tv_norm: str = _field("l1", "total variation: l2 (mean squared differences over a 9-point stencil) or l1 "
+    tv_norm: str = _field("l2", "total variation: l2 (mean squared differences over a 9-point stencil) or l1 "
                                 "(sum of absolute differences, tf.image.total_variation, the tutorial's)",
                           choices=TV_NORMS)
     style_scale: float = _field(1.0, "size of the style image relative to the content's: 2 makes its brush strokes "
                                      "twice as large in the output, 0.5 half as large")
     style_blend: tuple[float, ...] = _field((), "weights of several style images, one each (default: equal); their "
-                                                "Gram matrices are blended, or with masks their regions weighted",
+                                                "statistics are blended, or with masks their regions weighted",
                                             item_type=float, metavar="WEIGHT")
     trim_frame: bool = _field(True, "trim a uniform border (a frame, a mount, an edge line) from each style image "
                                     "before its statistics are taken; the CLI says when it does")
@@ -74,9 +75,10 @@ class Config:
                                          "luminance only, then put the content's colours back) or histogram "
                                          "(recolour the style images to the content's colour statistics first)",
                                  choices=COLORS)
-    pooling: str = _field("max", "VGG19 pooling: max (as trained) or avg (Gatys et al.)", choices=POOLINGS)
-    padding: str = _field("zero", "padding of VGG19's first convolution: zero (Keras') or replicate (repeats the "
-                                  "edge pixels, which leaves no dark seam along the image's border)", choices=PADDINGS)
+    pooling: str = _field("avg", "VGG19 pooling: max (as trained) or avg (Gatys et al.)", choices=POOLINGS)
+    padding: str = _field("replicate", "padding of VGG19's first convolution: zero (Keras': after VGG19's "
+                                       "preprocessing, a frame of the ImageNet mean colour) or replicate (repeats the "
+                                       "edge pixels)", choices=PADDINGS)
     precision: str = _field("auto", "VGG19 arithmetic: float32, bfloat16 (about 2x faster where the hardware "
                                     "has it; losses stay float32), or auto (bfloat16 where available)",
                             choices=PRECISIONS)

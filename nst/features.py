@@ -66,8 +66,8 @@ class FeatureExtractor(keras.Model):
     "caffe" mode of ``keras.applications.vgg19.preprocess_input``). The network stops at the deepest
     requested layer, its weights are frozen, and with ``pooling="avg"`` every max pooling is replaced
     by average pooling, as Gatys et al. recommend for image synthesis. With ``padding="replicate"`` the
-    first convolution sees the edge pixels repeated instead of Keras' zeros (black, after VGG19's mean
-    is removed: a dark seam the optimiser would paint along the border).
+    first convolution sees the edge pixels repeated instead of Keras' zeros (after VGG19's mean is
+    removed, a frame of the ImageNet mean colour, a mid grey, around every image).
 
     With ``precision="bfloat16"`` the convolutions compute in bfloat16 (Keras' ``mixed_bfloat16``
     policy: weights stay float32); the activations are returned as float32 either way, so the Gram

@@ -12,9 +12,11 @@ Quality): the Wasserstein-2 distance between Gaussian fits of the features (``wa
 as in crowsonkb/style-transfer-pytorch) instead of Gram MSE, and an L2 total variation over a 9-point
 stencil (``smoothness_loss``) instead of the L1 one.
 
-Every loss is a sum over the batch of each image's own loss: for one image it is that image's loss,
-and ``per_image=True`` returns the per-image values, shape ``(B,)``, that batch mode (``nst.batch``)
-sums, so both modes compute the same numbers.
+For one image every loss is that image's loss. Over a batch, the content and style losses and the L2
+smoothness average the images' losses (a mean over the whole tensor, as the tutorial's code takes it) and
+the L1 total variation adds them (``tf.image.total_variation`` summed); ``per_image=True`` returns each
+image's own loss, shape ``(B,)``, which batch mode (``nst.batch``) sums, so both modes compute the same
+numbers for each image.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ COVARIANCE_EPSILON = 1e-3  # added to feature covariances: keeps their square ro
 
 
 def _reduce(values: tf.Tensor, per_image: bool) -> tf.Tensor:
-    """``(B,)`` per-image values, or their sum."""
-    return values if per_image else tf.reduce_sum(values)
+    """``(B,)`` per-image values, or their mean (the mean over the whole batch, for losses that are means)."""
+    return values if per_image else tf.reduce_mean(values)
 
 
 def _mean_per_image(x: tf.Tensor) -> tf.Tensor:
@@ -119,7 +121,12 @@ def wasserstein_distance(features: tf.Tensor, target: GaussianFit, mask: tf.Tens
     channels = tf.cast(tf.shape(mean)[-1], tf.float32)
     product = target.root @ covariance @ target.root
     product = (product + tf.linalg.matrix_transpose(product)) / 2  # symmetric up to rounding: eigvalsh wants it exact
+    # eigvalsh fails outright on NaN or Inf; give it the identity there and return NaN, which the
+    # optimisers' NaN guard then reports as a non-finite loss.
+    finite = tf.reduce_all(tf.math.is_finite(product), axis=[-2, -1])  # (B,)
+    product = tf.where(finite[:, tf.newaxis, tf.newaxis], product, tf.eye(tf.shape(product)[-1]))
     cross = tf.reduce_sum(tf.sqrt(tf.maximum(tf.linalg.eigvalsh(product), COVARIANCE_EPSILON ** 2)), axis=-1)
+    cross = tf.where(finite, cross, float("nan"))
     traces = tf.linalg.trace(covariance) + tf.linalg.trace(target.covariance) - 2 * cross
     return (tf.reduce_sum(tf.square(mean - target.mean), axis=-1) + traces) / channels
 
@@ -176,7 +183,8 @@ def total_variation_loss(image: tf.Tensor, per_image: bool = False) -> tf.Tensor
     This is ``tf.image.total_variation``: a sum, not a mean, so for the same picture it grows with
     the number of pixels (4x from 256 to 512 px).
     """
-    return _reduce(tf.image.total_variation(image), per_image)
+    per_image_sums = tf.image.total_variation(image)
+    return per_image_sums if per_image else tf.reduce_sum(per_image_sums)
 
 
 def smoothness_loss(image: tf.Tensor, per_image: bool = False) -> tf.Tensor:

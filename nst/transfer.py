@@ -27,7 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nst.color import luminance, match_color_histogram, match_luminance, recombine_luminance
+from nst.color import luminance, match_color_histogram, match_luminance, mixture_statistics, recombine_luminance
 from nst.config import MIN_SIZE, Config
 from nst.features import FeatureExtractor, cpuinfo
 from nst.images import frame_widths, load_image
@@ -125,17 +125,34 @@ def _style_image(style: ImageLike, config: Config, index: int) -> tf.Tensor:
     return image[:, top:height - bottom, left:width - right]
 
 
-def _initial_image(config: Config, shape: tf.TensorShape, content: tf.Tensor | None,
-                   style: tf.Tensor | None) -> tf.Tensor:
+def palette_start(content: tf.Tensor, styles: list[tf.Tensor], blend: list[float],
+                  masks: list[tf.Tensor] | None = None) -> tf.Tensor:
+    """The photo recoloured to the paintings' colour mean and covariance (``match_color_histogram``).
+
+    Several styles: to the statistics of their pixels mixed in the proportions ``blend``
+    (``mixture_statistics``); with ``masks``, each region ``Σ_k m_k x_k / Σ_k m_k`` in its own style's
+    colours, ``x_k`` the photo recoloured to style k. Starting in the painting's palette, the optimiser
+    need not move every pixel's colour through VGG19's features, which it does slowly and with speckle.
+    """
+    if masks is None:
+        return match_color_histogram(content, mixture_statistics(styles, blend))
+    masks = [tf.image.resize(mask, content.shape[1:3], method="area") for mask in masks]
+    recoloured = tf.add_n([mask * match_color_histogram(content, style) for mask, style in zip(masks, styles)])
+    return recoloured / tf.maximum(tf.add_n(masks), 1e-6)
+
+
+def _initial_image(config: Config, shape: tf.TensorShape, content: tf.Tensor | None, styles: list[tf.Tensor],
+                   blend: list[float], masks: list[tf.Tensor] | None = None) -> tf.Tensor:
     if config.init == "content" and content is not None:
         return content
-    if config.init == "palette" and content is not None and style is not None:
-        return match_color_histogram(content, style)  # the photo in the painting's mean colour and covariance
-    if config.init == "style" and style is not None:
-        return _resize(style, shape[1:3])
+    if config.init == "palette" and content is not None and styles:
+        return palette_start(content, styles, blend, masks)
+    if config.init == "style" and styles:
+        return _resize(styles[0], shape[1:3])
     if config.init == "noise":
         return tf.random.stateless_uniform(shape, seed=[config.seed, 0])  # (1, H, W, 3) in [0, 1)
-    raise ValueError(f"init='{config.init}' needs a {config.init} image")
+    needs = "a content and a style image" if config.init == "palette" else f"a {config.init} image"
+    raise ValueError(f"init='{config.init}' needs {needs}")
 
 
 def _resize(image: tf.Tensor, height_width) -> tf.Tensor:
@@ -319,7 +336,7 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
         level_content = None if content is None else _resize(content, (height, width))
         level_styles = [_scaled(s, scale * config.style_scale, f"style image {i + 1}") for i, s in enumerate(styles)]
 
-        # The targets are computed once per size: P_l for content, A_l = Gram of each style image for style.
+        # The targets are computed once per size: P_l for content, each style image's statistics for style.
         content_targets, style_targets = {}, {}
         if use_content:
             features = extractor(level_content)
@@ -338,7 +355,7 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
             record.resume(resume, max(height, width))
             image, state = record.best_image, resume.state
         else:
-            image = (_initial_image(config, shape, level_content, level_styles[0] if styles else None)
+            image = (_initial_image(config, shape, level_content, level_styles, blend, masks)
                      if image is None else _resize(image, (height, width)))
             record.start_size(max(height, width), index)
         try:
@@ -372,9 +389,10 @@ def stylize(content: ImageLike, style: ImageLike | list[ImageLike], config: Conf
             functions: Functions = Functions()) -> Result:
     """Render ``content`` in the style of ``style`` (Gatys et al. 2016), or of several styles.
 
-    Minimises ``α·content_loss + β·style_loss + γ·total_variation_loss`` over the pixels of an
-    image started from ``config.init``. Images are file paths (loaded at ``config.size``) or float
-    tensors in [0, 1] (used at their own size). ``callback(step, losses, image)`` is called after each
+    Minimises ``α·content_loss + β·style_loss + γ·tv`` (``nst.losses.style_content_loss``, with the style
+    distance and the smoothness term ``config`` names) over the pixels of an image started from
+    ``config.init``. Images are file paths (loaded at ``config.size``) or float tensors in [0, 1] (used at
+    their own size). ``callback(step, losses, image)`` is called after each
     step. Ctrl-C stops the run early and returns the best image so far with ``interrupted=True``; a
     NaN or Inf loss stops it too, returning the last finite best image with the reason in ``error``.
     A run that ends before ``config.steps`` at its last size says why in ``Result.stopped``.
@@ -384,7 +402,7 @@ def stylize(content: ImageLike, style: ImageLike | list[ImageLike], config: Conf
     ``Result.snapshot``; ``stylize(..., resume=snapshot)`` with the same images and config continues
     it, and ends where the run that was never stopped would have.
 
-    Controls (Gatys et al. 2017): a list of style images blends their Gram matrices with weights
+    Controls (Gatys et al. 2017): a list of style images blends their feature statistics with weights
     ``config.style_blend``; with ``masks`` (one image per style, white where it goes) each style is
     matched only inside its mask (``regional_style_loss``); ``config.style_scale`` resizes the styles;
     ``config.preserve_color`` keeps the content's colours (``nst.color``). With ``luminance`` the run
@@ -409,7 +427,7 @@ def reconstruct_content(content: ImageLike, layers: tuple[str, ...] = ("block4_c
 def synthesize_style(style: ImageLike, layers: tuple[str, ...] = Config.style_layers, config: Config = Config(),
                      callback: Callback | None = None, extractor: FeatureExtractor | None = None,
                      functions: Functions = Functions()) -> Result:
-    """From seeded noise, find an image whose Gram matrices at ``layers`` match ``style``'s: style loss alone.
+    """From seeded noise, find an image whose feature statistics at ``layers`` match ``style``'s: style loss alone.
 
     The result has the style image's size (long side ``config.size``) and its texture, but no layout.
     """

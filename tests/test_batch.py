@@ -68,14 +68,18 @@ def test_each_image_of_a_batch_follows_its_own_stylize_run(images, style, extrac
         assert not np.array_equal(batch[i].numpy(), content[0].numpy())  # it did optimise
         for (step, losses, _), entry in zip(calls, alone.history):
             assert step == entry["step"]
-            for term in ("content", "style", "tv", "total"):  # the per-image loss is the one stylize minimises
-                np.testing.assert_allclose(losses[i][term], entry[term], rtol=1e-5, atol=1e-3)
+            # The per-image loss is the one stylize minimises, up to rounding: the Wasserstein distance's traces
+            # nearly cancel (tr Σ + tr Σ_s - 2 tr(Σ_s^½ Σ Σ_s^½)^½), so the batched matrix products' different
+            # rounding, 1e-7 of each trace, shows as up to 1e-4 of the distance (6e-5 measured).
+            for term in ("content", "style", "tv", "total"):
+                np.testing.assert_allclose(losses[i][term], entry[term], rtol=1e-4, atol=1e-3)
         assert calls[-1][1][i]["total"] < calls[0][1][i]["total"]
         assert [e["total"] for e in results[i].history] == [losses[i]["total"] for _, losses, _ in calls]
 
     # A batch of one image is the very same computation as stylize: bit for bit. Only the losses of the last
-    # update may differ in their last bit: stylize scores it eagerly, stylize_batch in a traced function, whose
-    # constant folding can round differently (one ulp, 64 in 6.6e8, with the cropped Great Wave).
+    # update may differ: stylize scores it eagerly, stylize_batch in a traced function, whose constant folding
+    # can round differently (one ulp of the Gram loss; through the Wasserstein distance's nearly cancelling
+    # traces, 1.5e-5 of the style term measured with the cropped Great Wave).
     one = stylize_batch([contents[0]], style, CONFIG, extractor)[0]
     alone = stylize(contents[0], style, CONFIG, extractor=extractor)
     np.testing.assert_array_equal(one.image.numpy(), alone.image.numpy())
@@ -85,7 +89,7 @@ def test_each_image_of_a_batch_follows_its_own_stylize_run(images, style, extrac
             if mine["step"] < CONFIG.steps:
                 assert mine[term] == theirs[term]
             else:
-                assert mine[term] == pytest.approx(theirs[term], rel=2e-7)
+                assert mine[term] == pytest.approx(theirs[term], rel=1e-4)
 
 
 DISTRIBUTED = r"""

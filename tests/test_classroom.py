@@ -157,8 +157,9 @@ def test_stylize_runs_its_loop_with_the_functions_and_extractor_it_is_given(cont
             return fn(*args, **kwargs)
         return wrapper
 
-    config = nst.Config(size=32, steps=3, optimizer="adam", start_size=0, tolerance=0, precision="float32",
-                        style_layers=("block1_conv1", "block2_conv1"), content_layers=("block2_conv2",))
+    config = nst.Config.preset("tutorial", size=32, steps=3, optimizer="adam", start_size=0, tolerance=0,
+                               precision="float32", style_layers=("block1_conv1", "block2_conv1"),
+                               content_layers=("block2_conv2",))
     layers = [*config.content_layers, *config.style_layers]
     reference = FeatureExtractor(layers, precision="float32")
     extractor = classroom.Extractor(counted("extractor", reference), layers)

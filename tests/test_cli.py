@@ -1,5 +1,6 @@
 """The command line: each bad input gets one line and exit code 2; outputs are complete or absent."""
 
+import dataclasses
 import json
 import os
 import re
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from nst import Config, FeatureExtractor, load_image, style_content_loss
+from nst import Config, load_image, style_content_loss
 from nst.cli import main
-from nst.losses import gram_matrix
+from nst.losses import Functions
+from nst.transfer import extractor_for, objective_for, style_targets_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -157,12 +159,14 @@ def test_a_run_writes_the_image_and_metrics_whose_losses_can_be_recomputed(tmp_p
 
     # Anyone can recompute the final losses from the saved image (8-bit rounding aside).
     config = Config(**record["config"])
-    extractor = FeatureExtractor(config.content_layers + config.style_layers, precision="float32")
+    extractor = extractor_for(dataclasses.replace(config, precision="float32"))
+    assert extractor.describe()["pooling"] == record["model"]["pooling"] == config.pooling
     content, style, image = (load_image(p, 64) for p in (content_path, style_path, output))
-    content_features, style_features = extractor(content), extractor(style)
+    content_features = extractor(content)
     terms = style_content_loss(image, extractor(image), {n: content_features[n] for n in config.content_layers},
-                               {n: gram_matrix(style_features[n]) for n in config.style_layers},
-                               config.content_weight, config.style_weight, config.tv_weight)
+                               style_targets_for(extractor, [style], config, [1.0]),
+                               config.content_weight, config.style_weight, config.tv_weight,
+                               **objective_for(config, Functions()))
     for name in ("content", "style", "tv", "total"):
         assert float(terms[name]) == pytest.approx(record["final"][name], rel=0.05)
 

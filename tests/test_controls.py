@@ -11,11 +11,12 @@ from PIL import Image
 from nst import Config, load_image, stylize
 from nst.cli import main
 from nst.color import rgb_to_yiq
-from nst.losses import gram_matrix, style_loss
+from nst.losses import gaussian_fit, gram_matrix, style_loss, wasserstein_distance
 from nst.transfer import extractor_for
 
 CONTENT, STYLE_A, STYLE_B = "content/chelsea.jpg", "style/great_wave.jpg", "style/starry_night.jpg"
 SMALL = Config(size=64, steps=20, tolerance=0.0, precision="float32")
+TUTORIAL = Config.preset("tutorial", size=64, steps=20, tolerance=0.0, precision="float32")  # Gram matrices
 # Texture synthesis (no content term) from noise: what the output takes from the styles is all there is.
 SYNTHESIS = dataclasses.replace(SMALL, init="noise", content_weight=0.0, steps=30)
 
@@ -31,6 +32,11 @@ def extractor():
     return extractor_for(SMALL)
 
 
+@pytest.fixture(scope="module")
+def tutorial_extractor():
+    return extractor_for(TUTORIAL)
+
+
 def _grams(extractor, image, layer="block2_conv1"):
     return gram_matrix(extractor(image)[layer])
 
@@ -42,16 +48,31 @@ def test_blend_weights_one_and_zero_give_the_single_style_result(paths, extracto
     np.testing.assert_array_equal(blended.image.numpy(), single.image.numpy())
 
 
-def test_the_style_target_is_the_weighted_gram_matrices(paths, extractor):
-    config = dataclasses.replace(SMALL, steps=0, style_blend=(7.0, 3.0))  # normalised to 0.7 and 0.3
-    result = stylize(paths["content"], [paths["a"], paths["b"]], config, extractor=extractor)
+def test_the_style_target_is_the_weighted_gram_matrices(paths, tutorial_extractor):
+    config = dataclasses.replace(TUTORIAL, steps=0, style_blend=(7.0, 3.0))  # normalised to 0.7 and 0.3
+    result = stylize(paths["content"], [paths["a"], paths["b"]], config, extractor=tutorial_extractor)
     content = load_image(paths["content"], 64)
-    grams = [extractor(load_image(paths[k], 64)) for k in "ab"]
+    grams = [tutorial_extractor(load_image(paths[k], 64)) for k in "ab"]
     targets = {n: 0.7 * gram_matrix(grams[0][n]) + 0.3 * gram_matrix(grams[1][n]) for n in config.style_layers}
-    by_hand = config.style_weight * float(style_loss(extractor(content), targets))
+    by_hand = config.style_weight * float(style_loss(tutorial_extractor(content), targets))
     assert result.history[0]["style"] == pytest.approx(by_hand, rel=1e-5)
     with pytest.raises(ValueError, match="3 weights for 2 style images"):
         stylize(paths["content"], [paths["a"], paths["b"]], dataclasses.replace(SMALL, style_blend=(1, 1, 1)))
+
+
+def test_the_wasserstein_target_of_a_blend_is_the_gaussian_of_the_blended_moments(paths, extractor):
+    """Means and second moments combine linearly, covariances do not: the blend fits one Gaussian to
+    ``Σ_k w_k μ^k`` and ``Σ_k w_k G^k``."""
+    config = dataclasses.replace(SMALL, steps=0, init="content", style_blend=(7.0, 3.0))
+    result = stylize(paths["content"], [paths["a"], paths["b"]], config, extractor=extractor)
+    features = [extractor(load_image(paths[k], 64)) for k in "ab"]
+    means = [{n: tf.reduce_mean(f[n], [1, 2]) for n in config.style_layers} for f in features]
+    targets = {n: gaussian_fit(0.7 * means[0][n] + 0.3 * means[1][n],
+                               0.7 * gram_matrix(features[0][n]) + 0.3 * gram_matrix(features[1][n]))
+               for n in config.style_layers}
+    by_hand = config.style_weight * float(style_loss(extractor(load_image(paths["content"], 64)), targets,
+                                                     distance=wasserstein_distance))
+    assert result.history[0]["style"] == pytest.approx(by_hand, rel=1e-4)
 
 
 def test_masks_give_each_region_its_own_style(paths, extractor):
@@ -72,14 +93,14 @@ def test_masks_give_each_region_its_own_style(paths, extractor):
         stylize(paths["content"], [paths["a"], paths["b"]], SMALL, extractor=extractor, masks=[left, 0 * left])
 
 
-def test_style_scale_resizes_the_style_image(paths, extractor):
-    config = dataclasses.replace(SMALL, steps=0, style_scale=0.5)
-    result = stylize(paths["content"], paths["a"], config, extractor=extractor)
+def test_style_scale_resizes_the_style_image(paths, extractor, tutorial_extractor):
+    config = dataclasses.replace(TUTORIAL, steps=0, style_scale=0.5)
+    result = stylize(paths["content"], paths["a"], config, extractor=tutorial_extractor)
     style = load_image(paths["a"], 64)
     half = tf.clip_by_value(tf.image.resize(style, [round(s / 2) for s in style.shape[1:3]], antialias=True), 0, 1)
-    targets = {n: gram_matrix(extractor(half)[n]) for n in config.style_layers}
+    targets = {n: gram_matrix(tutorial_extractor(half)[n]) for n in config.style_layers}
     content = load_image(paths["content"], 64)
-    by_hand = config.style_weight * float(style_loss(extractor(content), targets))
+    by_hand = config.style_weight * float(style_loss(tutorial_extractor(content), targets))
     assert result.history[0]["style"] == pytest.approx(by_hand, rel=1e-5)
     with pytest.raises(ValueError, match="below the 16 px"):
         stylize(paths["content"], paths["a"], dataclasses.replace(SMALL, style_scale=0.1), extractor=extractor)

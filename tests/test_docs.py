@@ -1,5 +1,6 @@
 """Numbers quoted in the README agree with the benchmark results they come from (one source each)."""
 
+import importlib.util
 import json
 from pathlib import Path
 
@@ -23,3 +24,15 @@ def test_the_speed_table_is_quoted_as_measured():
     objective = float(table["reference: final objective"])
     assert f"| wall time | {recipe_seconds} s for 1000 steps | {nst_seconds} s for its 300 steps |" in README
     assert f"| objective at the end | {objective:.4g}".replace("e+06", "e6") in README
+
+
+def test_the_quality_table_is_quoted_as_measured():
+    """Each setting's row of ``benchmarks/quality.py``'s table, from its record, stands in the README as it is."""
+    spec = importlib.util.spec_from_file_location("quality", ROOT / "benchmarks" / "quality.py")
+    quality = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(quality)
+    record = json.loads((ROOT / "benchmarks" / "results" / "quality_512.json").read_text())
+    rows = quality.table({name: entry["results"] for name, entry in record["settings"].items()}).splitlines()[2:]
+    assert {"tutorial", "defaults"} <= set(record["settings"]) and len(record["settings"]["defaults"]["results"]) >= 12
+    for row in rows:
+        assert row in README

@@ -15,7 +15,9 @@ from nst.cli import build_parser, config_from_args
 from nst.features import FeatureExtractor, _vgg19
 from nst.losses import (feature_moments, gaussian_fit, guided_gram_matrix, smoothness_loss, style_content_loss,
                         wasserstein_distance)
-from nst.transfer import _initial_image, coarse_to_fine_sizes, extractor_for, objective_for, style_targets_for
+from nst.color import match_color_histogram
+from nst.transfer import (_initial_image, coarse_to_fine_sizes, extractor_for, objective_for, palette_start,
+                          style_targets_for)
 
 RNG = np.random.default_rng(0)
 
@@ -85,7 +87,7 @@ def test_smoothness_loss_by_hand():
     assert float(smoothness_loss(big)) == pytest.approx(float(smoothness_loss(ramp)) / 4, rel=0.1)  # half the slope
 
 
-def test_losses_per_image_sum_to_the_batch_loss_and_equal_each_image_alone():
+def test_losses_per_image_reduce_to_the_batch_loss_and_equal_each_image_alone():
     images = tf.constant(RNG.uniform(size=(2, 6, 6, 3)), tf.float32)
     features = {"c": tf.constant(RNG.normal(size=(2, 3, 3, 4)), tf.float32),
                 "s": tf.constant(RNG.normal(size=(2, 3, 3, 4)), tf.float32)}
@@ -99,7 +101,12 @@ def test_losses_per_image_sum_to_the_batch_loss_and_equal_each_image_alone():
                                    {"c": content["c"][i:i + 1]}, style, **keywords)
         for name in ("content", "style", "tv", "total"):
             assert float(per_image[name][i]) == pytest.approx(float(alone[name]), rel=1e-5)
-    assert float(batch["total"]) == pytest.approx(float(tf.reduce_sum(per_image["total"])), rel=1e-6)
+    # over a batch, the means average the images' losses (the tutorial's reduction), the L1 TV adds them
+    assert float(batch["total"]) == pytest.approx(float(tf.reduce_mean(per_image["total"])), rel=1e-6)
+    l1 = style_content_loss(images, features, content, style, **{**keywords, "tv_norm": "l1"})
+    l1_per_image = style_content_loss(images, features, content, style, per_image=True, **{**keywords, "tv_norm": "l1"})
+    assert float(l1["tv"]) == pytest.approx(float(tf.reduce_sum(l1_per_image["tv"])), rel=1e-6)
+    assert float(l1["content"]) == pytest.approx(float(tf.reduce_mean(l1_per_image["content"])), rel=1e-6)
 
 
 def test_replicate_padding_leaves_no_border_on_a_flat_image():
@@ -116,9 +123,27 @@ def test_replicate_padding_leaves_no_border_on_a_flat_image():
 def test_palette_start_is_the_photo_in_the_paintings_colours():
     photo = tf.constant(RNG.uniform(0.2, 0.6, size=(1, 12, 16, 3)), tf.float32)
     painting = tf.constant(RNG.uniform(0.3, 0.9, size=(1, 10, 10, 3)) * [1.0, 0.5, 0.2], tf.float32)
-    start = _initial_image(Config(init="palette"), photo.shape, photo, painting).numpy().reshape(-1, 3)
+    start = _initial_image(Config(init="palette"), photo.shape, photo, [painting], [1.0]).numpy().reshape(-1, 3)
     np.testing.assert_allclose(start.mean(0), painting.numpy().reshape(-1, 3).mean(0), atol=1e-3)
     assert np.corrcoef(start[:, 0], photo.numpy().reshape(-1, 3)[:, 0])[0, 1] > 0.9  # the photo's layout stays
+
+
+def test_palette_start_of_several_styles():
+    photo = tf.constant(RNG.uniform(0.3, 0.7, size=(1, 8, 12, 3)), tf.float32)
+    # pale colours: the recoloured pixels stay inside [0, 1], so no clipping moves their mean
+    red = tf.constant(RNG.uniform(0.0, 0.1, size=(1, 6, 6, 3)) + [0.55, 0.4, 0.4], tf.float32)
+    blue = tf.constant(RNG.uniform(0.0, 0.1, size=(1, 9, 7, 3)) + [0.4, 0.4, 0.55], tf.float32)
+    # a blend 3:1: the mixture's mean is 3/4 of red's and 1/4 of blue's
+    blended = palette_start(photo, [red, blue], [0.75, 0.25]).numpy().reshape(-1, 3)
+    mixed = 0.75 * red.numpy().reshape(-1, 3).mean(0) + 0.25 * blue.numpy().reshape(-1, 3).mean(0)
+    np.testing.assert_allclose(blended.mean(0), mixed, atol=1e-3)
+    # regions: the left half in red's palette, the right half in blue's
+    left = tf.constant(np.concatenate([np.ones((1, 8, 6, 1)), np.zeros((1, 8, 6, 1))], axis=2), tf.float32)
+    regions = palette_start(photo, [red, blue], [0.5, 0.5], [left, 1 - left]).numpy()
+    np.testing.assert_allclose(regions[0, :, :6], match_color_histogram(photo, red).numpy()[0, :, :6], atol=1e-6)
+    np.testing.assert_allclose(regions[0, :, 6:], match_color_histogram(photo, blue).numpy()[0, :, 6:], atol=1e-6)
+    with pytest.raises(ValueError, match="init='palette' needs a content and a style image"):
+        _initial_image(Config(init="palette"), photo.shape, None, [red], [1.0])
 
 
 def test_sizes_grow_by_root_two():

@@ -44,6 +44,22 @@ def test_a_resumed_run_ends_on_the_same_image(tmp_path, content_path, style_path
     np.testing.assert_array_equal(result.image.numpy(), whole.image.numpy())
 
 
+def test_a_resumed_run_on_root_two_sizes_from_the_palette_start_ends_on_the_same_image(content_path, style_path):
+    """The defaults' objective (Wasserstein, L2 smoothness, palette start) on three sizes 24, 34 and 48 px,
+    stopped in each: the schedule of sizes and the start come back from the snapshot's config."""
+    config = Config(size=48, start_size=24, size_step=2 ** 0.5, steps=6, tolerance=0.0)
+    whole = stylize(content_path, style_path, config)
+    assert whole.sizes == [(16, 24), (23, 34), (32, 48)]
+    callback, result = _stop_at({2, 9, 15}), None
+    for _ in range(3):
+        result = stylize(content_path, style_path, config, callback=callback,
+                         resume=None if result is None else result.snapshot)
+        assert result.interrupted
+    result = stylize(content_path, style_path, config, resume=result.snapshot)
+    assert [e["total"] for e in result.history] == [e["total"] for e in whole.history]
+    np.testing.assert_array_equal(result.image.numpy(), whole.image.numpy())
+
+
 def test_periodic_snapshots_resume_too(content_path, style_path):
     config = dataclasses.replace(TWO_SIZES, optimizer="adam")
     snapshots: list[Snapshot] = []
@@ -59,7 +75,7 @@ def test_a_snapshot_continues_only_the_same_run(content_path, style_path, tmp_pa
     snapshot = result.snapshot
     with pytest.raises(ValueError, match="other content or style"):
         stylize(content_path, content_path, TWO_SIZES, resume=snapshot)
-    with pytest.raises(ValueError, match="style_weight=0.01, not 1.0"):
+    with pytest.raises(ValueError, match="style_weight=3000.0, not 1.0"):
         stylize(content_path, style_path, dataclasses.replace(TWO_SIZES, style_weight=1.0), resume=snapshot)
     longer = stylize(content_path, style_path, dataclasses.replace(TWO_SIZES, steps=8), resume=snapshot)
     assert longer.history[-1]["step"] == 16  # steps may change: 8 at each size

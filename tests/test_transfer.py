@@ -8,9 +8,9 @@ import pytest
 import tensorflow as tf
 
 from nst import Config, FeatureExtractor, ProgressBar, load_image, reconstruct_content, stylize, synthesize_style
-from nst.losses import content_loss, gram_matrix, style_loss
+from nst.losses import Functions, style_content_loss
 from nst.optimizers import TOLERANCE_WINDOW, Recorder
-from nst.transfer import coarse_to_fine_sizes
+from nst.transfer import coarse_to_fine_sizes, extractor_for, objective_for, style_targets_for
 
 SMALL = Config(size=64, steps=5, precision="float32")
 
@@ -139,34 +139,41 @@ def test_ctrl_c_returns_the_best_image_so_far(content_path, style_path):
 
 @pytest.fixture(scope="module")
 def real_extractor():
-    config = Config()
-    return FeatureExtractor(config.content_layers + config.style_layers)
+    """The defaults' VGG19 (average pooling), as ``stylize`` builds it from ``Config()``."""
+    return extractor_for(Config())
 
 
-def _distances(extractor, image, content, style):
-    """Unweighted content loss to ``content`` and style loss to ``style``."""
-    config = Config()
-    features, content_features, style_features = extractor(image), extractor(content), extractor(style)
-    return (float(content_loss(features, {n: content_features[n] for n in config.content_layers})),
-            float(style_loss(features, {n: gram_matrix(style_features[n]) for n in config.style_layers})))
+def _distances(extractor, image, content, style, config):
+    """Unweighted content loss to ``content`` and style loss to ``style``, in ``config``'s objective."""
+    content_features = extractor(content)
+    terms = style_content_loss(image, extractor(image), {n: content_features[n] for n in config.content_layers},
+                               style_targets_for(extractor, [style], config, [1.0]), 1.0, 1.0, 0.0,
+                               **objective_for(config, Functions()))
+    return float(terms["content"]), float(terms["style"])
 
 
-@pytest.mark.parametrize("optimizer, style_drop", [("lbfgs", 10), ("adam", 5)])
-def test_style_moves_toward_the_painting_while_the_content_stays(real_extractor, content_path, style_path, optimizer,
-                                                                 style_drop):
+@pytest.mark.parametrize("preset, optimizer, style_drop, content_margin", [
+    ("defaults", "lbfgs", 5, 2), ("tutorial", "lbfgs", 10, 4), ("tutorial", "adam", 5, 4)])
+def test_style_moves_toward_the_painting_while_the_content_stays(content_path, style_path, preset, optimizer,
+                                                                 style_drop, content_margin):
     content, style = load_image(content_path, 128), load_image(style_path, 128)
-    config = Config(size=128, steps=50, optimizer=optimizer)
-    result = stylize(content, style, config, extractor=real_extractor)
+    base = Config() if preset == "defaults" else Config.preset("tutorial")
+    config = dataclasses.replace(base, size=128, steps=50, optimizer=optimizer)
+    extractor = extractor_for(config)
+    result = stylize(content, style, config, extractor=extractor)
 
-    content_before, style_before = _distances(real_extractor, content, content, style)
-    content_after, style_after = _distances(real_extractor, result.image, content, style)
-    style_image_content, _ = _distances(real_extractor, tf.image.resize(style, content.shape[1:3]), content, style)
+    content_before, style_before = _distances(extractor, content, content, style, config)
+    content_after, style_after = _distances(extractor, result.image, content, style, config)
+    style_image_content, _ = _distances(extractor, tf.image.resize(style, content.shape[1:3]), content, style, config)
     assert content_before == 0.0
-    # The Gram matrices move most of the way to the painting's (L-BFGS, the default, 10x in 50 steps;
-    # Adam at the tutorial's learning rate is slower) ...
+    # The style statistics move most of the way to the painting's (L-BFGS on the Gram matrices, 10x in 50 steps;
+    # Adam at the tutorial's learning rate is slower; the Wasserstein distance, 6.3x measured, keeps the part
+    # of the painting's covariance the photo's layout cannot take on) ...
     assert style_after < style_before / style_drop
-    # ... while the features stay far closer to the photo's than the painting's are.
-    assert content_after < style_image_content / 4
+    # ... while the features stay far closer to the photo's than the painting's are: 4x for the tutorial's
+    # objective; 2x for the defaults, whose stronger style and palette start move block5_conv2 further
+    # (0.40 of the painting's distance, measured at 128 px).
+    assert content_after < style_image_content / content_margin
 
 
 def test_content_reconstruction_from_noise(real_extractor, content_path):
