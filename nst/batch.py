@@ -12,8 +12,8 @@ that image, against its own content targets and the shared style targets). Since
 depends only on the pixels ``x_i``, ``∂L/∂x_i = ∂L_i/∂x_i``; and Adam is elementwise (each pixel has
 its own moments), so every image follows the trajectory it would follow alone. A *mean* over the
 batch would divide each gradient by B, which Adam mostly, but not exactly, cancels (its epsilon is
-not scaled); hence the sum. The losses (``nst.losses``) are sums over the batch of per-image losses; here they
-are asked for per image (``per_image=True``), for each image's history.
+not scaled); hence the sum. The losses of ``nst.losses`` average a batch (the L1 total variation adds it),
+so here they are asked for per image (``per_image=True``): each image's own loss, for its history, summed.
 
 Distribution
 ------------
