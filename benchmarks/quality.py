@@ -58,6 +58,7 @@ GALLERY = [
 SETTINGS: dict[str, tuple[str, dict]] = {
     "tutorial": ("tutorial", {}),
     "defaults": ("defaults", {}),  # nst.Config()
+    "defaults-tv1e8": ("defaults", {"tv_weight": 1e8}),  # the defaults before the last change: half the smoothness
     # One lever at a time, on the tutorial's objective:
     "avg": ("tutorial", {"pooling": "avg"}),
     "palette": ("tutorial", {"init": "palette"}),

@@ -28,7 +28,8 @@ from nst.progress import ProgressBar
 from nst.snapshot import Snapshot
 from nst.batch import stylize_batch
 from nst.optimizers import NonFiniteLoss
-from nst.transfer import Result, coarse_to_fine_sizes, extractor_for, seconds_per_step, stylize
+from nst.memory import Plan, resolve_budget
+from nst.transfer import Result, coarse_to_fine_sizes, extractor_for, plan_for, seconds_per_step, stylize
 from nst.weights import WeightsError
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -148,6 +149,7 @@ def run_one(content: tf.Tensor, styles: list[tf.Tensor], job: Job, config: Confi
             raise KeyboardInterrupt  # here, between two steps, the run can be snapshot and resumed
 
     callback.start = bar.start  # stylize tells the bar the sizes and steps: a total and the time left
+    callback.start_tile = bar.start_tile
     try:
         result = stylize(content, styles, config, callback=callback, extractor=extractor, resume=resume,
                          snapshot_every=save_every, on_snapshot=lambda snapshot: snapshot.save(job.snapshot),
@@ -233,8 +235,10 @@ def _report(written: str, result: Result) -> None:
           f"total loss {final['total']:.4g} (content {final['content']:.4g}, style {final['style']:.4g}, "
           f"tv {final['tv']:.4g})", file=sys.stderr)
     if result.stopped:
-        last = [entry for entry in result.history if entry["size"] == final["size"]]
-        print(f"nst: note: {final['size']} px ended after {last[-1]['step'] - last[0]['step']} of its "
+        tile = result.history[-1].get("tile")
+        last = [e for e in result.history if e["size"] == final["size"] and e.get("tile") == tile]
+        where = f"{final['size']} px" + ("" if tile is None else f", tile {tile + 1} of {final['tiles']},")
+        print(f"nst: note: {where} ended after {last[-1]['step'] - last[0]['step']} of its "
               f"{result.config.steps} steps: {result.stopped}", file=sys.stderr)
 
 
@@ -250,6 +254,12 @@ def _announce_demo(jobs: list[Job], images: list, config: Config, extractor: Fea
           f"{'Adam' if config.optimizer == 'adam' else 'L-BFGS'} steps each, into {jobs[0].output.parent}/; "
           f"about {max(1, round(total / 60))} min on this machine ({seconds:.2f} s a step, measured). "
           f"Ctrl-C stops and keeps the best image so far.", file=sys.stderr)
+
+
+def _announce_plan(job: Job, plan: Plan, config: Config, resume: Snapshot | None) -> None:
+    """One line before a run: its sizes, which run whole and which in tiles, and the estimated peak memory."""
+    source = "the snapshot's" if resume is not None and resume.budget else resolve_budget(config.max_memory)[1]
+    print(f"nst: plan: {job.content.name}: {plan.describe()} ({source})", file=sys.stderr)
 
 
 def _default_output(content: Path, styles: tuple[Path, ...]) -> Path:
@@ -345,6 +355,9 @@ def _main(args: argparse.Namespace) -> int:
             for mask in job.masks:
                 load_image(mask, 64)  # decoded now so that a bad mask fails before the network loads
             images.append((load_image(job.content, config.size), [load_image(s, config.size) for s in job.styles]))
+        for job, (content, _) in zip(jobs, images):  # how each will be processed, before the network loads
+            _announce_plan(job, plan_for(tuple(content.shape[1:3]), config, snapshots.get(job)), config,
+                           snapshots.get(job))
         extractor = extractor_for(config) if jobs else None
         if args.content is None and jobs:
             _announce_demo(jobs, images, config, extractor)
@@ -362,8 +375,8 @@ def _main(args: argparse.Namespace) -> int:
             if code:
                 return (stopped_by["code"] or EXIT_INTERRUPTED) if code == EXIT_INTERRUPTED else code
     except (tf.errors.ResourceExhaustedError, MemoryError):
-        print(f"nst: error: out of memory at --size {config.size}; try a smaller --size, or for large outputs "
-              f"keep --start-size at 512 or less so that most steps run small", file=sys.stderr)
+        print(f"nst: error: out of memory at --size {config.size}; lower --max-memory (now {config.max_memory}) so "
+              f"that large sizes run in smaller tiles, or give a smaller --size", file=sys.stderr)
         return EXIT_FAILED
     except NonFiniteLoss as e:  # at the very first step: there is no finite image to keep
         print(f"nst: error: {e}; nothing was written", file=sys.stderr)

@@ -48,7 +48,7 @@ class Config:
                                   "colour statistics (palette), seeded noise, or the style image", choices=INITS)
     content_weight: float = _field(3e4, "weight of the content loss")
     style_weight: float = _field(3e3, "weight of the style loss (the tutorial preset's Gram MSE wants about 1e-2)")
-    tv_weight: float = _field(1e8, "weight of the total-variation (smoothness) loss (the tutorial preset's L1 sum "
+    tv_weight: float = _field(2e8, "weight of the total-variation (smoothness) loss (the tutorial preset's L1 sum "
                                    "wants about 30)")
     content_layers: tuple[str, ...] = _field(("block5_conv2",), "VGG19 layers whose features the output must match")
     style_layers: tuple[str, ...] = _field(
@@ -82,6 +82,9 @@ class Config:
     precision: str = _field("auto", "VGG19 arithmetic: float32, bfloat16 (about 2x faster where the hardware "
                                     "has it; losses stay float32), or auto (bfloat16 where available)",
                             choices=PRECISIONS)
+    max_memory: str = _field("auto", "memory budget of the whole process, e.g. 6GB: sizes that would need more are "
+                                     "optimised in overlapping tiles (auto: a third of the GPU's free memory, or a "
+                                     "quarter of the RAM)", metavar="AMOUNT")
     seed: int = _field(0, "random seed for the noise initialisation")
     weights: str = _field("imagenet", "VGG19 weights: imagenet (Keras cache/download, or $NST_WEIGHTS) or a .h5 path")
 
@@ -108,6 +111,9 @@ class Config:
             value = getattr(self, name)
             if not value >= 0 or value == float("inf"):  # also catches NaN
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
+        from nst.memory import parse_memory  # here: nst.memory reads the VGG19 layers from this module
+
+        parse_memory(self.max_memory)
         if not isinstance(self.trim_frame, bool):
             raise ValueError(f"trim_frame must be true or false, got {self.trim_frame!r}")
         if not 0 < self.style_scale <= 8:  # also catches NaN

@@ -59,28 +59,36 @@ class Recorder:
         self.start = time.perf_counter()
         self.optimizer_state: Callable[[], dict[str, np.ndarray]] | None = None  # set by the running optimiser
         self.stopped_by_callback = False
+        self.budget: int | None = None  # the run's memory budget, kept in snapshots (nst.memory)
+        self.canvas: np.ndarray | None = None  # at a size optimised in tiles: the image the tiles are pasted into
         self.start_size(0, 0)
 
     def start_size(self, size: int, index: int) -> None:
         """A new size starts: the step count goes on, the best image and the stopping rule start afresh."""
-        self.size, self.index, self.offset = size, index, self.history[-1]["step"] if self.history else 0
+        self.size, self.index = size, index
+        self.start_tile(None)
+
+    def start_tile(self, tile: int | None) -> None:
+        """At a size optimised in tiles, tile number ``tile`` starts: like a new size, but the size stays."""
+        self.tile, self.offset = tile, self.history[-1]["step"] if self.history else 0
         self.best_image: tf.Tensor | None = None
         self.totals: list[float] = []
-        self.stopped: str | None = None  # why this size ended before config.steps, if it did
+        self.stopped: str | None = None  # why this size (or tile) ended before config.steps, if it did
 
     def resume(self, snapshot: Snapshot, size: int) -> None:
-        """Continue at the snapshot's size with its history, best image and clock."""
+        """Continue at the snapshot's size (and tile) with its history, best image and clock."""
         self.history = list(snapshot.history)
         self.start = time.perf_counter() - snapshot.seconds
-        at_size = [entry for entry in self.history if entry["size"] == size]
-        self.size, self.index, self.offset = size, snapshot.size_index, at_size[0]["step"]
+        at_size = [entry for entry in self.history if entry["size"] == size and entry.get("tile") == snapshot.tile]
+        self.size, self.index, self.tile, self.offset = size, snapshot.size_index, snapshot.tile, at_size[0]["step"]
         self.best_image = tf.constant(snapshot.best_image)
         self.totals = [entry["total"] for entry in at_size]
 
     def snapshot(self) -> Snapshot:
         return Snapshot(config=self.config, inputs=self.inputs, size_index=self.index,
                         best_image=self.best_image.numpy(), state=self.optimizer_state(), history=list(self.history),
-                        seconds=time.perf_counter() - self.start)
+                        seconds=time.perf_counter() - self.start, tile=self.tile, canvas=self.canvas,
+                        budget=self.budget)
 
     def check_finite(self, step: int, total: float) -> None:
         if not math.isfinite(total):
@@ -91,7 +99,8 @@ class Recorder:
         losses = {name: float(value) for name, value in terms.items()}
         self.check_finite(step, losses["total"])
         step += self.offset
-        entry = {"step": step, "size": self.size, "seconds": round(time.perf_counter() - self.start, 4), **losses}
+        entry = {"step": step, "size": self.size, **({} if self.tile is None else {"tile": self.tile}),
+                 "seconds": round(time.perf_counter() - self.start, 4), **losses}
         if not self.totals or losses["total"] < min(self.totals):
             self.best_image = tf.convert_to_tensor(image)
         self.totals.append(losses["total"])

@@ -15,7 +15,9 @@ class ProgressBar:
     ``stylize`` calls ``start(sizes, steps)`` before the first step. The bar then counts work, not
     steps: a step costs in proportion to its pixels (4x per doubling of the size), so the time left
     stays right across the coarse-to-fine sizes. A size that stops early (``config.tolerance``) skips
-    its remaining steps, and the bar jumps to the next size. Without ``start`` it just counts steps.
+    its remaining steps, and the bar jumps to the next size. At a size optimised in tiles, ``stylize`` calls
+    ``start_tile(size_index, tile, tiles)`` as each tile starts; each tile's steps count for its share of
+    the size. Without ``start`` it just counts steps.
     """
 
     def __init__(self, desc: str | None = None, **tqdm_kwargs) -> None:
@@ -25,7 +27,8 @@ class ProgressBar:
         self.bar = tqdm(desc=desc, unit="step", **tqdm_kwargs)
         self.sizes: list[tuple[int, int]] = []
         self.steps = 0
-        self.first_step: dict[int, int] = {}  # size index -> the step it started at
+        self.first_step: dict = {}  # size index, or (size index, tile), -> the step it started at
+        self.tiling: tuple[int, int, int] | None = None  # (size index, tile, tiles) at a tiled size
 
     def start(self, sizes: list[tuple[int, int]], steps: int) -> None:
         """The run's plan: ``(height, width)`` of each size, smallest first, and the most steps at each."""
@@ -35,10 +38,21 @@ class ProgressBar:
         self.bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
         self.bar.reset(total=steps * sum(self.cost))
 
+    def start_tile(self, size_index: int, tile: int, tiles: int) -> None:
+        self.tiling = (size_index, tile, tiles)
+
     def __call__(self, step: int, losses: dict, image: tf.Tensor) -> None:
         height, width = image.shape[1:3]
         where, done = f"{width}x{height}", step
-        if (height, width) in self.sizes:  # else no plan: count steps
+        if self.tiling is not None:  # the image is a tile
+            index, tile, tiles = self.tiling
+            first = self.first_step.setdefault(self.tiling[:2], step)
+            done = self.steps * (sum(self.cost[:index]) + self.cost[index] * tile / tiles) + (
+                step - first) * self.cost[index] / tiles
+            height, width = self.sizes[index]
+            where = (f"tile {tile + 1}/{tiles}, step {step - first}/{self.steps} at {width}x{height} "
+                     f"(size {index + 1} of {len(self.sizes)})")
+        elif (height, width) in self.sizes:  # else no plan: count steps
             index = self.sizes.index((height, width))
             first = self.first_step.setdefault(index, step)  # steps go on across sizes; count from 0 at each
             done = self.steps * sum(self.cost[:index]) + (step - first) * self.cost[index]

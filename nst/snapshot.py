@@ -47,6 +47,9 @@ class Snapshot:
     state: dict[str, np.ndarray]  # the optimiser's: the current iterate and what it remembers
     history: list[dict]  # the run's history up to the snapshot
     seconds: float  # time spent so far
+    tile: int | None = None  # at a size optimised in tiles (nst.tiles): which tile was running
+    canvas: np.ndarray | None = None  # (1, H, W, 3) there: the image with the tiles before it pasted in
+    budget: int | None = None  # the memory budget (bytes) the run was planned with, so it resumes tiled the same way
 
     @property
     def step(self) -> int:
@@ -64,8 +67,9 @@ class Snapshot:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the snapshot to ``path`` (.npz) atomically: a crash while saving keeps the previous one."""
         meta = {"config": dataclasses.asdict(self.config), "inputs": self.inputs, "size_index": self.size_index,
-                "history": self.history, "seconds": self.seconds}
+                "history": self.history, "seconds": self.seconds, "tile": self.tile, "budget": self.budget}
         arrays = {"meta": np.array(json.dumps(meta)), "best_image": self.best_image,
+                  **({} if self.canvas is None else {"canvas": self.canvas}),
                   **{f"state/{name}": value for name, value in self.state.items()}}
         return write_atomically(path, lambda f: np.savez(f, **arrays))
 
@@ -76,7 +80,9 @@ class Snapshot:
                 meta = json.loads(str(data["meta"]))
                 state = {name.split("/", 1)[1]: data[name] for name in data.files if name.startswith("state/")}
                 best_image = data["best_image"]
+                canvas = data["canvas"] if "canvas" in data.files else None
         except (OSError, ValueError, KeyError) as e:
             raise ValueError(f"cannot read the snapshot '{path}': {e}") from None
         return cls(config=Config(**meta["config"]), inputs=meta["inputs"], size_index=meta["size_index"],
-                   best_image=best_image, state=state, history=meta["history"], seconds=meta["seconds"])
+                   best_image=best_image, state=state, history=meta["history"], seconds=meta["seconds"],
+                   tile=meta.get("tile"), canvas=canvas, budget=meta.get("budget"))

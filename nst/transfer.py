@@ -27,6 +27,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from nst import memory
 from nst.color import luminance, match_color_histogram, match_luminance, mixture_statistics, recombine_luminance
 from nst.config import MIN_SIZE, Config
 from nst.features import FeatureExtractor, cpuinfo
@@ -34,6 +35,7 @@ from nst.images import frame_widths, load_image
 from nst.losses import Functions, Region, gaussian_fit, gram_matrix
 from nst.optimizers import Callback, NonFiniteLoss, Recorder, run_adam, run_lbfgs
 from nst.snapshot import Snapshot, fingerprint
+from nst.tiles import blend_mask, paste, tile_grid, tiled_moments
 
 ImageLike = tf.Tensor | np.ndarray | str | os.PathLike
 
@@ -52,12 +54,20 @@ class Result:
     snapshot: Snapshot | None = None  # where to resume from, when the callback stopped the run between steps
     stopped: str | None = None  # why the last size ended before config.steps: the tolerance, or L-BFGS-B
     sizes: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # (height, width) of each size optimised
+    plan: memory.Plan | None = None  # how each size was processed: whole or in tiles, and the memory budget
 
     @property
     def final(self) -> dict:
-        """The losses of ``image``: the best entry at the last size optimised."""
+        """The losses of ``image``: the best entry at the last size optimised; at a size optimised in tiles,
+        the sum over its tiles of each tile's best entry (the step is the last one)."""
         last_size = self.history[-1]["size"]
-        return min((e for e in self.history if e["size"] == last_size), key=lambda entry: entry["total"])
+        entries = [e for e in self.history if e["size"] == last_size]
+        if "tile" not in entries[-1]:
+            return min(entries, key=lambda entry: entry["total"])
+        best = [min((e for e in entries if e["tile"] == tile), key=lambda entry: entry["total"])
+                for tile in dict.fromkeys(e["tile"] for e in entries)]
+        return {"step": entries[-1]["step"], "size": last_size, "tiles": len(best),
+                **{name: sum(e[name] for e in best) for name in ("content", "style", "tv", "total")}}
 
     def metrics(self) -> dict:
         """Everything worth publishing about the run, JSON-serialisable."""
@@ -76,6 +86,7 @@ class Result:
             "interrupted": self.interrupted,
             "error": self.error,
             "stopped": self.stopped,
+            "memory": {**self.plan.metrics(), "peak": memory.peak_memory()} if self.plan else None,
             "history": self.history,
         }
 
@@ -249,17 +260,21 @@ def seconds_per_step(extractor: FeatureExtractor, shape: tuple[int, ...], config
 
 def style_targets_for(extractor: FeatureExtractor, styles: list[tf.Tensor], config: Config, blend: list[float],
                       masks: list[tf.Tensor] | None = None, height_width: tuple[int, int] | None = None,
-                      gram_fn: Callable = gram_matrix) -> dict | list[Region]:
+                      gram_fn: Callable = gram_matrix, tile: int | None = None) -> dict | list[Region]:
     """The style targets of each style layer: Gram matrices (``style_loss="gram"``) or ``GaussianFit``s.
 
     Several styles are blended as ``Σ_k w_k μ^k`` and ``Σ_k w_k G^k`` (means and Gram matrices, which
     combine linearly); with ``masks`` each style keeps its own targets in a ``Region`` of the image.
+    With ``tile``, each painting's statistics are accumulated over tiles of that size (``tiled_moments``).
     """
     def target(mean: tf.Tensor, gram: tf.Tensor):
         return gaussian_fit(mean, gram) if config.style_loss == "wasserstein" else gram
 
-    moments = [{name: (tf.reduce_mean(features[name], axis=[1, 2]), gram_fn(features[name]))
-                for name in config.style_layers} for features in map(extractor, styles)]
+    if tile is not None:
+        moments = [tiled_moments(extractor, style, config.style_layers, tile) for style in styles]
+    else:
+        moments = [{name: (tf.reduce_mean(features[name], axis=[1, 2]), gram_fn(features[name]))
+                    for name in config.style_layers} for features in map(extractor, styles)]
     if masks is None:
         return {name: target(tf.add_n([w * m[name][0] for w, m in zip(blend, moments)]),
                              tf.add_n([w * m[name][1] for w, m in zip(blend, moments)]))
@@ -326,41 +341,57 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
     record = Recorder(callback, config, inputs, snapshot_every, on_snapshot)
     run = run_lbfgs if config.optimizer == "lbfgs" else functools.partial(run_adam, train_step=functions.train_step)
     image, interrupted, error, snapshot = None, False, None, None
-    sizes = coarse_to_fine_sizes(full_height, full_width, config.start_size, config.size_step)
+    plan = plan_for((full_height, full_width), config, resume)
+    if any(plan.tiles) and (masks is not None or functions != Functions()):
+        raise ValueError(f"{plan.sizes[-1][1]}x{plan.sizes[-1][0]} px needs tiles in a memory budget of "
+                         f"{memory.format_bytes(plan.budget)}, and masks and functions of one's own run whole; "
+                         f"raise max_memory or lower the size")
+    record.budget = plan.budget
+    sizes = plan.sizes
     if hasattr(callback, "start"):  # e.g. ProgressBar: the plan, for a total and the time left
         callback.start(sizes, config.steps)
-    for index, (height, width) in enumerate(sizes):
+    for index, ((height, width), tile) in enumerate(zip(sizes, plan.tiles)):
         if resume is not None and index < resume.size_index:
             continue  # done before the snapshot
+        record.optimizer_state = None  # the size before ended: its optimiser state can go (L-BFGS-B's is large)
+        memory.release_freed()
         scale = height / full_height  # the style images are scaled like the content, keeping their ratio
         level_content = None if content is None else _resize(content, (height, width))
         level_styles = [_scaled(s, scale * config.style_scale, f"style image {i + 1}") for i, s in enumerate(styles)]
 
-        # The targets are computed once per size: P_l for content, each style image's statistics for style.
+        # The targets are computed once per size: P_l for content (per tile when tiled), each style image's
+        # statistics for style.
         content_targets, style_targets = {}, {}
-        if use_content:
-            features = extractor(level_content)
-            content_targets = {name: features[name] for name in config.content_layers}
+        if use_content and tile is None:  # only the content layers kept: the others are large at large sizes
+            content_targets = {name: f for name, f in extractor(level_content).items() if name in config.content_layers}
         if use_style:
             style_targets = style_targets_for(extractor, level_styles, config, blend, masks, (height, width),
-                                              functions.gram_matrix)
+                                              functions.gram_matrix, tile)
 
-        def loss_fn(image: tf.Tensor) -> dict[str, tf.Tensor]:
+        def loss_fn(image: tf.Tensor, content_targets: dict = content_targets) -> dict[str, tf.Tensor]:
             return functions.style_content_loss(image, extractor(image), content_targets, style_targets,
                                                 config.content_weight, config.style_weight, config.tv_weight,
                                                 **objective)
 
-        shape, state = (1, height, width, 3), None
-        if resume is not None and index == resume.size_index:
+        resuming = resume is not None and index == resume.size_index
+        if resuming:
             record.resume(resume, max(height, width))
-            image, state = record.best_image, resume.state
+            image = record.best_image
         else:
-            image = (_initial_image(config, shape, level_content, level_styles, blend, masks)
+            image = (_initial_image(config, (1, height, width, 3), level_content, level_styles, blend, masks)
                      if image is None else _resize(image, (height, width)))
             record.start_size(max(height, width), index)
+        del level_styles  # at print sizes each is as large as the image
+        canvas = None if tile is None else (resume.canvas.copy() if resuming else image.numpy())
         try:
-            if not (state is not None and record.converged()):  # else it ended there
-                run(loss_fn, image, config, record, state)
+            if tile is None:
+                state = resume.state if resuming else None
+                if not (state is not None and record.converged()):  # else it ended there
+                    run(loss_fn, image, config, record, state)
+            else:
+                contents = None if not use_content else level_content
+                _refine_in_tiles(canvas, tile, contents, config, extractor, loss_fn, run, record, callback, index,
+                                 resume if resuming else None)
         except (KeyboardInterrupt, NonFiniteLoss) as stop:
             if not record.history:  # stopped before the first step: nothing to return
                 raise
@@ -368,7 +399,12 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
             error = None if interrupted else str(stop)
             if record.stopped_by_callback:  # between two steps: the run can go on from here
                 snapshot = record.snapshot()
-        if record.best_image is not None:  # else stopped before the first step at this size
+            if canvas is not None and record.best_image is not None:  # the current tile's best, in a copy
+                canvas, grid = canvas.copy(), tile_grid(height, width, tile)
+                paste(canvas, grid[record.tile], record.best_image.numpy(), blend_mask(grid[record.tile], grid))
+        if canvas is not None:
+            image = tf.constant(canvas)
+        elif record.best_image is not None:  # else stopped before the first step at this size
             image = record.best_image
         if interrupted or error:
             break
@@ -379,7 +415,49 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
     reached = {entry["size"] for entry in record.history}  # the long sides optimised, for Result.sizes
     return Result(image=image, history=record.history, model=extractor.describe(), config=config,
                   seconds=time.perf_counter() - record.start, interrupted=interrupted, error=error, snapshot=snapshot,
-                  stopped=record.stopped, sizes=[s for s in sizes if max(s) in reached])
+                  stopped=record.stopped, sizes=[s for s in sizes if max(s) in reached], plan=plan)
+
+
+def plan_for(height_width: tuple[int, int], config: Config, resume: Snapshot | None = None) -> memory.Plan:
+    """How a run on an image of ``height_width`` will be processed (``nst.memory.plan``): its coarse-to-fine
+    sizes, which run whole and which in tiles, within ``config.max_memory`` (a resumed run: the snapshot's
+    budget, so that it is tiled as before)."""
+    sizes = coarse_to_fine_sizes(*height_width, config.start_size, config.size_step)
+    budget = resume.budget if resume is not None and resume.budget else memory.resolve_budget(config.max_memory)[0]
+    return memory.plan(config, sizes, budget)
+
+
+def _refine_in_tiles(canvas: np.ndarray, tile: int, content: tf.Tensor | None, config: Config,
+                     extractor: FeatureExtractor, loss_fn: Callable, run: Callable, record: Recorder,
+                     callback: Callback | None, size_index: int, resume: Snapshot | None) -> None:
+    """Optimise ``canvas`` ``(1, H, W, 3)`` tile by tile (``nst.tiles``), pasting each into it in place.
+
+    Each tile starts from the canvas as the tiles before it left it, with its own content targets
+    (``content``'s features on the tile) and the size's style targets (in ``loss_fn``). ``resume``
+    continues the snapshot's tile from its optimiser state; the canvas is then the snapshot's.
+    """
+    height, width = canvas.shape[1:3]
+    grid = tile_grid(height, width, tile)
+    record.canvas = canvas
+    for k, t in enumerate(grid):
+        if resume is not None and k < resume.tile:
+            continue
+        memory.release_freed()
+        state = None
+        if resume is not None and k == resume.tile:
+            state = resume.state
+        else:
+            record.start_tile(k)
+        targets = {}
+        if content is not None:
+            targets = {name: f for name, f in extractor(t.crop(content)).items() if name in config.content_layers}
+        if hasattr(callback, "start_tile"):
+            callback.start_tile(size_index, k, len(grid))
+        if not (state is not None and record.converged()):
+            start = record.best_image if state is not None else tf.constant(t.crop(canvas))
+            run(functools.partial(loss_fn, content_targets=targets), start, config, record, state)
+        paste(canvas, t, record.best_image.numpy(), blend_mask(t, grid))
+    record.canvas = None
 
 
 def stylize(content: ImageLike, style: ImageLike | list[ImageLike], config: Config = Config(),

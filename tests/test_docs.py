@@ -36,3 +36,16 @@ def test_the_quality_table_is_quoted_as_measured():
     assert {"tutorial", "defaults"} <= set(record["settings"]) and len(record["settings"]["defaults"]["results"]) >= 12
     for row in rows:
         assert row in README
+
+
+def test_the_print_size_table_is_quoted_as_measured():
+    """``benchmarks/memory.py``'s table, from its record, stands in the README row by row; the issue's targets hold."""
+    spec = importlib.util.spec_from_file_location("memory_benchmark", ROOT / "benchmarks" / "memory.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    cases = json.loads((ROOT / "benchmarks" / "results" / "memory.json").read_text())["cases"]
+    for row in benchmark.table(cases).splitlines()[2:]:
+        assert row in README
+    assert cases["print_4096"]["peak"] < 8e9 and "4096x4096 in" in cases["print_4096"]["plan"]
+    assert cases["tiled_2048_3GB"]["peak"] < 3.6e9 and cases["tiled_2048_gpu16"]["peak"] < 6e9
+    assert all(abs(case["estimate_error"]) <= 0.2 for case in cases.values())
