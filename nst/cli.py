@@ -256,10 +256,10 @@ def _announce_demo(jobs: list[Job], images: list, config: Config, extractor: Fea
           f"Ctrl-C stops and keeps the best image so far.", file=sys.stderr)
 
 
-def _announce_plan(job: Job, plan: Plan, config: Config, resume: Snapshot | None) -> None:
-    """One line before a run: its sizes, which run whole and which in tiles, and the estimated peak memory."""
+def _plan_line(job: Job, plan: Plan, config: Config, resume: Snapshot | None) -> str:
+    """The line said before a run: its sizes, which run whole and which in tiles, and the estimated peak memory."""
     source = "the snapshot's" if resume is not None and resume.budget else resolve_budget(config.max_memory)[1]
-    print(f"nst: plan: {job.content.name}: {plan.describe()} ({source})", file=sys.stderr)
+    return f"nst: plan: {job.content.name}: {plan.describe()} ({source})"
 
 
 def _default_output(content: Path, styles: tuple[Path, ...]) -> Path:
@@ -355,9 +355,10 @@ def _main(args: argparse.Namespace) -> int:
             for mask in job.masks:
                 load_image(mask, 64)  # decoded now so that a bad mask fails before the network loads
             images.append((load_image(job.content, config.size), [load_image(s, config.size) for s in job.styles]))
-        for job, (content, _) in zip(jobs, images):  # how each will be processed, before the network loads
-            _announce_plan(job, plan_for(tuple(content.shape[1:3]), config, snapshots.get(job)), config,
-                           snapshots.get(job))
+        # How each will be processed: planned before the network loads (a budget too small fails at once), said
+        # as each run starts (a bad weights file is then the only line, and the demo's own line comes first).
+        plans = [_plan_line(job, plan_for(tuple(content.shape[1:3]), config, snapshots.get(job)), config,
+                            snapshots.get(job)) for job, (content, _) in zip(jobs, images)]
         extractor = extractor_for(config) if jobs else None
         if args.content is None and jobs:
             _announce_demo(jobs, images, config, extractor)
@@ -366,11 +367,13 @@ def _main(args: argparse.Namespace) -> int:
             return stopped_by["code"] is not None
 
         if args.batch_size > 1:
+            print("\n".join(plans), file=sys.stderr)
             code = run_batches(jobs, images, config, extractor, args.batch_size, stop_requested)
             return (stopped_by["code"] or EXIT_INTERRUPTED) if code == EXIT_INTERRUPTED else code
-        for job, (content, styles) in zip(jobs, images):
+        for job, (content, styles), plan in zip(jobs, images, plans):
             if stopped_by["code"] is not None:
                 raise KeyboardInterrupt
+            print(plan, file=sys.stderr)
             code = run_one(content, styles, job, config, extractor, args.save_every, snapshots.get(job), stop_requested)
             if code:
                 return (stopped_by["code"] or EXIT_INTERRUPTED) if code == EXIT_INTERRUPTED else code

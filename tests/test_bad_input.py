@@ -153,6 +153,6 @@ def test_out_of_memory_gets_one_line_with_what_to_do(monkeypatch, tmp_path, cont
     assert main([str(content_path), str(style_path), "-o", str(output), "--size", "32"]) == 3
     err = capsys.readouterr().err  # the progress bar had started: its line, then ours
     assert err.endswith("\n") and err.splitlines()[-1].startswith("nst: error: out of memory at --size 32; "
-                                                                 "try a smaller --size")
+                                                                 "lower --max-memory")
     assert "Traceback" not in err
     assert not output.exists()

@@ -1,7 +1,7 @@
 """Every line an exercise asks a student to type runs as written, in quick mode, after its notebook.
 
 Each notebook ends with "Try it yourself": exercises whose code stands in ```python blocks. The notebook
-runs top to bottom in quick mode (``NST_QUICK=1``: 64 px, 5 steps) in a copy beside ``data/``, so that
+runs top to bottom in quick mode (``NST_QUICK=1``: 64 px, 5 steps) in a copy beside ``data/`` and ``docs/``, so that
 files an exercise writes land there, and then every block runs in the same kernel.
 """
 
@@ -31,6 +31,7 @@ def test_every_exercise_runs_as_written_in_quick_mode(path, tmp_path, monkeypatc
     blocks = exercises(book)
     assert len(blocks) >= 3, "each notebook ends with at least three exercises with code"
     (tmp_path / "data").symlink_to(ROOT / "data")
+    (tmp_path / "docs").symlink_to(ROOT / "docs")  # notebook 4 shows the committed print-size pictures
     (tmp_path / "notebooks").mkdir()
     book.cells += [nbformat.v4.new_code_cell(code) for code in blocks]
     monkeypatch.setenv("NST_QUICK", "1")
