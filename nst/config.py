@@ -16,6 +16,12 @@ VGG19_LAYERS = tuple(
     f"block{b}_conv{c}" for b, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4)) for c in range(1, n + 1)
 )
 
+def layer_stride(name: str) -> int:
+    """How many input pixels one position of a VGG19 layer's feature map spans per side: 2 for each pooling
+    before it (``blockN_convM``: N - 1 of them)."""
+    return 2 ** (int(name[5]) - 1)
+
+
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "palette", "noise", "style")
 POOLINGS = ("max", "avg")

@@ -31,7 +31,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from nst.config import VGG19_LAYERS, Config
+from nst.config import VGG19_LAYERS, Config, layer_stride
 
 # Fitted by least squares (python benchmarks/memory.py --fit) to the measured peaks of whole runs at 512, 1024 and
 # 2048 px and of two tiled 2048 px runs (1.82, 4.49, 14.10, 2.62 and 5.14 GB).
@@ -60,8 +60,7 @@ def format_bytes(count: float) -> str:
 
 
 def _channels_and_stride(name: str) -> tuple[int, int]:
-    block = int(name[5])
-    return (64, 128, 256, 512, 512)[block - 1], 2 ** (block - 1)
+    return (64, 128, 256, 512, 512)[int(name[5]) - 1], layer_stride(name)
 
 
 def activation_bytes(layers: tuple[str, ...], precision: str) -> float:

@@ -30,6 +30,8 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from nst.config import layer_stride
+
 MARGIN = 96  # context around a painting's tile when its statistics are taken: past VGG19's padding effects
 MOMENTS_TILE = 512  # the most a painting's tile owns: a forward pass of 704 px holds far less than a tile's step
 ALIGN = 16  # the deepest layers' stride: painting tiles start on it, so their feature maps line up
@@ -122,10 +124,6 @@ def effective_weights(height: int, width: int, tile: int) -> np.ndarray:
     return weights
 
 
-def _stride(name: str) -> int:
-    return 2 ** (int(name[5]) - 1)  # blockN_convM: N - 1 poolings before it
-
-
 def tiled_moments(extractor, image: tf.Tensor, layers: tuple[str, ...], tile: int) -> dict:
     """The mean and Gram matrix of each layer's features over a whole ``image`` ``(1, H, W, 3)``, as
     ``(mean (1, C), gram (1, C, C))``, taken one tile at a time so that memory stays that of a tile.
@@ -146,7 +144,7 @@ def tiled_moments(extractor, image: tf.Tensor, layers: tuple[str, ...], tile: in
             y1, x1 = min(height, bottom + MARGIN), min(width, right + MARGIN)
             features = extractor(image[:, y0:y1, x0:x1])
             for name in layers:
-                s = _stride(name)
+                s = layer_stride(name)
                 rows = slice((top - y0) // s, None if bottom == height else (bottom - y0) // s)
                 cols = slice((left - x0) // s, None if right == width else (right - x0) // s)
                 owned = tf.cast(features[name][:, rows, cols], tf.float32)
