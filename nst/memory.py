@@ -14,14 +14,15 @@ The estimate of a run's peak is a model, checked against measured peaks (``bench
 * ``I``: the full-size images the run keeps (the photo, the painting, the image being refined, ...);
 * ``P_tile`` the pixels optimised at once (the whole size, or one tile), ``P_size`` the size's pixels.
 
-``plan`` runs each size whole when its estimate fits the budget, and otherwise in the largest square
-tiles that fit (``nst.tiles``); a budget too small for ``MIN_TILE`` is refused, naming the least that works.
+``plan`` runs each size whole when its estimate fits the budget, and otherwise in the fewest tiles that fit
+(``nst.tiles``); a budget too small for ``MIN_TILE`` is refused, naming the least that works.
 The budget's default (``default_budget``) is a third of a GPU's free memory, or a quarter of the RAM.
 """
 
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import math
 import os
@@ -95,9 +96,8 @@ def optimizer_bytes(optimizer: str) -> float:
 
 def estimate(height: int, width: int, tile: int | None, config: Config) -> float:
     """The estimated peak, in bytes, of the whole process optimising ``height x width`` px whole
-    (``tile=None``) or in square tiles of ``tile`` px."""
+    (``tile=None``) or in the tiles of at most ``tile`` px a side that ``nst.tiles.tile_grid`` lays out."""
     from nst.features import resolve_precision
-
     from nst.tiles import tile_grid
 
     layers = tuple(config.content_layers + config.style_layers)
@@ -111,7 +111,7 @@ def estimate(height: int, width: int, tile: int | None, config: Config) -> float
 
 @dataclass(frozen=True)
 class Plan:
-    """How a run is processed: per coarse-to-fine size, whole (``None``) or the side of its square tiles."""
+    """How a run is processed: per coarse-to-fine size, whole (``None``) or the most a tile's side may be."""
 
     sizes: list[tuple[int, int]]
     tiles: list[int | None]
@@ -179,8 +179,12 @@ def _ram_bytes() -> int:
     return total
 
 
+@functools.lru_cache(maxsize=1)
 def gpu_free_bytes() -> int | None:
-    """The first GPU's free memory from ``nvidia-smi``, or None without a visible NVIDIA GPU."""
+    """The first GPU's free memory from ``nvidia-smi``, or None without a visible NVIDIA GPU.
+
+    Asked once per process: the plan the CLI says and the run it starts then share one budget, and later runs
+    (a folder of photos) do not count this process's own allocations against it."""
     import tensorflow as tf
 
     if not tf.config.list_physical_devices("GPU") or shutil.which("nvidia-smi") is None:
