@@ -303,7 +303,8 @@ def objective_for(config: Config, functions: Functions) -> dict:
 def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | None, config: Config,
               callback: Callback | None, extractor: FeatureExtractor | None, resume: Snapshot | None = None,
               snapshot_every: int = 0, on_snapshot: Callable[[Snapshot], None] | None = None,
-              masks: list[ImageLike] | None = None, functions: Functions = Functions()) -> Result:
+              masks: list[ImageLike] | None = None, functions: Functions = Functions(),
+              start: ImageLike | None = None, terms: dict[str, Callable] | None = None) -> Result:
     content = None if content is None else _as_image(content, config.size)
     styles = style if isinstance(style, list) else [] if style is None else [style]
     styles = [_style_image(s, config, i) for i, s in enumerate(styles)]
@@ -369,15 +370,21 @@ def _transfer(content: ImageLike | None, style: ImageLike | list[ImageLike] | No
                                               functions.gram_matrix, tile)
 
         def loss_fn(image: tf.Tensor, content_targets: dict = content_targets) -> dict[str, tf.Tensor]:
-            return functions.style_content_loss(image, extractor(image), content_targets, style_targets,
-                                                config.content_weight, config.style_weight, config.tv_weight,
-                                                **objective)
+            losses = functions.style_content_loss(image, extractor(image), content_targets, style_targets,
+                                                  config.content_weight, config.style_weight, config.tv_weight,
+                                                  **objective)
+            for name, term in (terms or {}).items():
+                losses[name] = term(image)
+                losses["total"] = losses["total"] + losses[name]
+            return losses
 
         resuming = resume is not None and index == resume.size_index
         if resuming:
             record.resume(resume, max(height, width))
             image = record.best_image
         else:
+            if image is None and start is not None:
+                image = _as_image(start, config.size)
             image = (_initial_image(config, (1, height, width, 3), level_content, level_styles, blend, masks)
                      if image is None else _resize(image, (height, width)))
             record.start_size(max(height, width), index)
@@ -464,7 +471,8 @@ def stylize(content: ImageLike, style: ImageLike | list[ImageLike], config: Conf
             callback: Callback | None = None, extractor: FeatureExtractor | None = None,
             resume: Snapshot | None = None, snapshot_every: int = 0,
             on_snapshot: Callable[[Snapshot], None] | None = None, masks: list[ImageLike] | None = None,
-            functions: Functions = Functions()) -> Result:
+            functions: Functions = Functions(), start: ImageLike | None = None,
+            terms: dict[str, Callable[[tf.Tensor], tf.Tensor]] | None = None) -> Result:
     """Render ``content`` in the style of ``style`` (Gatys et al. 2016), or of several styles.
 
     Minimises ``α·content_loss + β·style_loss + γ·tv`` (``nst.losses.style_content_loss``, with the style
@@ -488,9 +496,16 @@ def stylize(content: ImageLike, style: ImageLike | list[ImageLike], config: Conf
 
     ``functions`` (``nst.losses.Functions``) swaps in one's own Gram matrix, loss or Adam step, and
     ``extractor`` one's own feature model: ``nst.classroom`` runs a student's functions this way.
+
+    Extensions: ``start`` replaces ``config.init``'s starting image (resized to the first size); ``terms`` adds
+    loss terms, ``{name: term}``, each ``term(image)`` a weighted scalar of the image being optimised
+    ``(1, h, w, 3)`` (at each coarse-to-fine size), traced with the loss; it is added to ``total`` and kept in
+    the history under its name.
     """
+    if (start is not None or terms) and resume is not None:
+        raise ValueError("start and terms are not kept in snapshots: resume a run without them")
     return _transfer(content, style, config, callback, extractor, resume, snapshot_every, on_snapshot, masks,
-                     functions)
+                     functions, start, terms)
 
 
 def reconstruct_content(content: ImageLike, layers: tuple[str, ...] = ("block4_conv2",), config: Config = Config(),

@@ -189,3 +189,22 @@ def test_style_synthesis_from_noise_has_the_style_images_shape(real_extractor, s
     assert result.image.shape == load_image(style_path, 64).shape
     assert result.history[-1]["style"] < result.history[0]["style"] / 20
     assert result.history[0]["content"] == 0.0
+
+
+def test_a_start_image_and_a_term_of_ones_own_join_the_loop_untouched():
+    """``start`` replaces config.init; each of ``terms`` is traced with the loss, added to the total and recorded."""
+    content = tf.random.stateless_uniform((1, 48, 64, 3), seed=[1, 2])
+    style = tf.random.stateless_uniform((1, 48, 48, 3), seed=[3, 4])
+    start = tf.fill((1, 48, 64, 3), 0.5)
+    config = dataclasses.replace(SMALL, start_size=0, weights=None, tolerance=0.0)
+
+    def pull(image: tf.Tensor) -> tf.Tensor:
+        return 10.0 * tf.reduce_mean(tf.square(image - start))
+
+    result = stylize(content, style, config, start=start, terms={"pull": pull})
+    first, last = result.history[0], result.history[-1]
+    assert first["pull"] == 0.0  # the run started from `start` itself
+    assert last["pull"] > 0.0
+    for entry in result.history:
+        parts = entry["content"] + entry["style"] + entry["tv"] + entry["pull"]
+        assert entry["total"] == pytest.approx(parts, rel=1e-6)
