@@ -106,12 +106,12 @@ def fragments() -> dict[str, list[str]]:
     page = found["docs/quality.md"]
     medians = {name: {k: statistics.median(r[k] for r in entry["results"]) for k in quality.METRICS}
                for name, entry in q512["settings"].items()}
-    page += quality.table({name: entry["results"] for name, entry in q512["settings"].items()}).splitlines()[2:]
+    page.append(quality.table({name: entry["results"] for name, entry in q512["settings"].items()}))  # whole tables
     levers = _record("quality_192_levers.json")
-    page += quality.table(levers["results"]).splitlines()[2:]
+    page.append(quality.table(levers["results"]))
     screens = [_record(f"quality_256_screen{i}.json") for i in (2, 3, 4, 5)]
     assert len({(s["size"], s["steps"], s["device"]) for s in screens}) == 1
-    page += quality.table({k: v for s in screens for k, v in s["results"].items()}).splitlines()[2:]
+    page.append(quality.table({k: v for s in screens for k, v in s["results"].items()}))
     d, t = medians["defaults"], medians["tutorial"]
     stopped = [r["steps"] for r in gallery if r.get("stopped")]
     screen_pairs = {len(rows) for s in screens for rows in s["results"].values()}.pop()
@@ -149,16 +149,19 @@ def fragments() -> dict[str, list[str]]:
     page = found["docs/speed.md"]
     speed, quick_speed = _record("speed_512.json"), _record("speed_256.json")
     for record in (speed, quick_speed):
-        page += [f"| {key} | {value} |" for key, value in record["table"].items()]
+        page.append("| measure | recipe / nst |\n| --- | --- |\n"
+                    + "\n".join(f"| {key} | {value} |" for key, value in record["table"].items()))
     timed, warmup = re.search(r"^TIMED, WARMUP = (\d+), (\d+)", (ROOT / "benchmarks" / "speed.py").read_text(),
                               re.MULTILINE).groups()
     page.append(f"(the mean of {timed} passes, timed after {warmup} untimed ones)")
     passes = speed["seconds_per_step"]
+    rows = ["| size | tutorial | nst float32 | nst bfloat16 | nst bfloat16 + XLA |", "| --- | --- | --- | --- | --- |"]
     for size in passes.values():
         height, width = size["tutorial"]["shape"]
-        page.append(f"| {width}×{height} | " + " | ".join(
+        rows.append(f"| {width}×{height} | " + " | ".join(
             f"{size[v]['seconds']:.3f} s ({size[v]['peak_mb'] / 1024:.1f} GB)"
             for v in ("tutorial", "float32", "bfloat16", "bfloat16+xla")) + " |")
+    page.append("\n".join(rows))
     xla = [size["bfloat16+xla"]["seconds"] / size["bfloat16"]["seconds"] for size in passes.values()]
     last = speed["nst_rescored"][-1]
     objective = float(speed["table"]["reference: final objective"])
@@ -188,7 +191,7 @@ def fragments() -> dict[str, list[str]]:
     page = found["docs/print-sizes.md"]
     mem = _record("memory.json")
     cases = mem["cases"]
-    page += memory.table(cases).splitlines()[2:]
+    page.append(memory.table(cases))
     printed, tiled, gpu = cases["print_4096"], cases["tiled_2048_3GB"], cases["tiled_2048_gpu16"]
     flag = lambda case, name: case["flags"][case["flags"].index(name) + 1]  # noqa: E731
     sizes = {s["width"]: s for s in printed["sizes"]}
