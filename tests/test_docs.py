@@ -316,7 +316,9 @@ def test_every_machine_named_is_a_records_machine():
     devices |= {re.search(r"on (.+) at \d+ px", h)[1] for h in notebook_headers().values()}
     machines = {machine(d) for d in devices}
     for page in PAGES:
-        for named in re.findall(r"\b\d+-core (?!CPU\b)[A-Z][\w ]*?(?= CPU\b| ?[,;.)|]| \(|$)", _text(page), re.MULTILINE):
+        named_machines = re.findall(r"\b\d+-core (?!CPU\b)[A-Z][\w ]*?(?= CPU\b| ?[,;.)|]| \(|$)", _text(page),
+                                    re.MULTILINE)
+        for named in named_machines:
             assert named in machines, f"{page}: {named!r} is not the machine of any record ({sorted(machines)})"
 
 

@@ -28,7 +28,8 @@ def test_the_editable_install_prints_nothing(tmp_path):
         [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet", "--no-deps", "-e", str(ROOT)],
         capture_output=True, text=True, env={**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}, timeout=300)
     assert done.returncode == 0, done.stderr
-    printed = [line for line in (done.stdout + done.stderr).splitlines() if line.strip() and not MACHINE_NOTICE.fullmatch(line.strip())]
+    printed = [line for line in (done.stdout + done.stderr).splitlines()
+               if line.strip() and not MACHINE_NOTICE.fullmatch(line.strip())]
     assert printed == [], "\n".join(printed)
     site = subprocess.run([str(python), "-c", "import importlib.util; print(importlib.util.find_spec('nst').origin)"],
                           capture_output=True, text=True, check=True)
