@@ -68,7 +68,7 @@ SETTINGS: dict[str, tuple[str, dict]] = {
     "layers": ("tutorial", {"style_layer_weights": (256, 64, 16, 4, 1)}),
     "l2tv": ("tutorial", {"tv_norm": "l2", "tv_weight": 1e8}),
     "wasserstein": ("tutorial", {"style_loss": "wasserstein", "style_weight": 3e3}),
-    # Together, on the tutorial's objective (the screens at 256 px, README "Quality"):
+    # Together, on the tutorial's objective (the screens at 256 px, docs/quality.md):
     "palette+avg": ("tutorial", {"init": "palette", "pooling": "avg"}),
     "palette+avg+c2f": ("tutorial", {"init": "palette", "pooling": "avg", "start_size": 128, "size_step": 2 ** 0.5}),
     "palette+c2f": ("tutorial", {"init": "palette", "start_size": 128, "size_step": 2 ** 0.5}),

