@@ -163,8 +163,7 @@ def refresh(results: dict) -> None:
     ran: after the constants are fitted, the cases whose plan did not change need not run again."""
     import nst
     from nst.cli import build_parser, config_from_args
-    from nst.memory import resolve_budget
-    from nst.transfer import plan_for
+    from nst.plan import plan_for
 
     for r in results.values():
         config = config_from_args(build_parser().parse_args([str(CONTENT), str(STYLE), *r["flags"]]))
@@ -173,7 +172,7 @@ def refresh(results: dict) -> None:
                  ["memory"]["sizes"]]
         if tiles != plan.tiles:
             raise SystemExit(f"{r['output']}: the plan changed since it ran ({tiles} -> {plan.tiles}); run it again")
-        r["plan"] = f"nst: plan: {CONTENT.name}: {plan.describe()} ({resolve_budget(config.max_memory)[1]})"
+        r["plan"] = f"nst: plan: {CONTENT.name}: {plan.describe()}"
         r["estimated_peak"] = round(plan.peak)
         r["estimate_error"] = round(plan.peak / r["peak"] - 1, 3)
 
@@ -208,7 +207,7 @@ def main() -> None:
     parser.add_argument("--refresh", action="store_true", help="only recompute the record's plans and estimates with "
                         "the model as it is now, and its table")
     args = parser.parse_args()
-    import nst.transfer
+    import nst.result
 
     path = RESULTS / "memory.json"
     record = json.loads(path.read_text()) if path.exists() else {"cases": {}}
@@ -217,7 +216,7 @@ def main() -> None:
         return
     if args.refresh:
         args.cases = []
-    record.update(device=nst.transfer.device_name(), versions=nst.transfer.versions())
+    record.update(device=nst.result.device_name(), versions=nst.result.versions())
     for name in args.cases:
         record["cases"][name] = run_case(name, all_cases[name])
         path.write_text(json.dumps(record, indent=1) + "\n")

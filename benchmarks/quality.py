@@ -151,7 +151,7 @@ def scores(output, photo, painting, tutorial_terms) -> dict:
 def tutorial_scorer(photo, painting, size: int):
     """The tutorial's objective and its style term alone, as functions of an image, for this pair."""
     import nst
-    from nst.transfer import extractor_for, objective_for, style_targets_for
+    from nst.objective import extractor_for, objective_for, style_targets_for
 
     config = nst.Config.preset("tutorial", size=size, precision="float32")
     extractor = extractor_for(config)
@@ -169,7 +169,8 @@ def tutorial_scorer(photo, painting, size: int):
 
 def run_setting(setting: str, size: int, steps: int | None, pairs: list[tuple[str, str]]) -> list[dict]:
     import nst
-    from nst.transfer import _style_image, extractor_for
+    from nst.inputs import style_image
+    from nst.objective import extractor_for
 
     config = config_for(setting, size, steps)
     extractor = extractor_for(config)
@@ -178,7 +179,7 @@ def run_setting(setting: str, size: int, steps: int | None, pairs: list[tuple[st
         photo = nst.load_image(CONTENT / f"{photo_name}.jpg", size)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a trimmed frame: the run says so itself
-            painting = _style_image(STYLE / f"{painting_name}.jpg", config, 0)
+            painting = style_image(STYLE / f"{painting_name}.jpg", config, 0)
         start = time.perf_counter()
         result = nst.stylize(photo, painting, config, extractor=extractor)
         seconds = time.perf_counter() - start
@@ -249,7 +250,7 @@ def main() -> None:
     args = parser.parse_args()
 
     import nst  # noqa: F401  (imports TensorFlow quietly)
-    from nst.transfer import device_name, versions
+    from nst.result import device_name, versions
 
     name = f"quality_{args.size}{args.tag}"
     out = ROOT / "benchmarks" / "results"

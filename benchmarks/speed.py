@@ -133,7 +133,7 @@ def run_nst(size: int, target: float, steps: int, snapshots: Path) -> dict:
 
     content, style = images(size)
     config = dataclasses.replace(nst.Config.preset("tutorial"), size=size, steps=steps, tolerance=0.0)
-    extractor = nst.transfer.extractor_for(config)
+    extractor = nst.objective.extractor_for(config)
     tutorial = Tutorial(content, style)
     checking = {"seconds": 0.0}
     checking_before = {}  # step: seconds spent checking before it
@@ -168,7 +168,7 @@ def seconds_per_step(size: int, variant: str) -> dict:
     else:
         precision, _, xla = variant.partition("+")
         config = nst.Config(precision=precision)
-        extractor = nst.transfer.extractor_for(config)
+        extractor = nst.objective.extractor_for(config)
         content_targets = {n: extractor(content)[n] for n in config.content_layers}
         style_targets = {n: nst.gram_matrix(extractor(style)[n]) for n in config.style_layers}
 
@@ -238,8 +238,8 @@ def main() -> None:
     import tensorflow as tf
 
     import nst
-    from nst.optimizers import converged
-    from nst.transfer import device_name
+    from nst.recorder import converged
+    from nst.result import device_name
 
     content, style = images(size)
     shape = f"{content.shape[2]}x{content.shape[1]}"

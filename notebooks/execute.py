@@ -18,7 +18,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from nst.quiet import TF_LOG  # TensorFlow's C++ start-up lines, in case a cell imported it before nst
-from nst.transfer import device_name
+from nst.result import device_name
 
 HERE = Path(__file__).resolve().parent
 RUN_TIME = re.compile(r"^\*\*Run time:\*\*.*$", re.MULTILINE)

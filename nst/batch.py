@@ -54,7 +54,6 @@ stop: ``tolerance`` is ignored, since the images would stop at different steps).
 
 from __future__ import annotations
 
-import time
 from typing import Callable
 
 import keras
@@ -63,20 +62,19 @@ import tensorflow as tf
 from nst.config import Config
 from nst.features import FeatureExtractor
 from nst.losses import Functions, style_content_loss
-from nst.optimizers import NonFiniteLoss, Recorder
-from nst.transfer import (ImageLike, Result, _as_image, _resize, _style_image, extractor_for, objective_for,
-                          palette_start, style_targets_for)
+from nst.inputs import ImageLike, as_image, palette_start, resize, style_image
+from nst.objective import extractor_for, objective_for, style_targets_for
+from nst.optimizers import adam
+from nst.recorder import TERMS, NonFiniteLoss, Recorder, RunState
+from nst.result import Result
 
 BatchCallback = Callable[[int, list[dict], tf.Tensor], None]
 """``callback(step, losses, images)``: one ``{"content", "style", "tv", "total"}`` dict of floats per image."""
 
-TERMS = ("content", "style", "tv", "total")
-
-
 def _stack_contents(contents: list[ImageLike] | tf.Tensor, size: int) -> tf.Tensor:
     """The content images as one float32 batch ``(B, H, W, 3)``; a ValueError if their shapes differ.
 
-    Each image is taken as ``stylize`` takes it (``_as_image``): a path is loaded at ``size``, a tensor
+    Each image is taken as ``stylize`` takes it (``nst.inputs.as_image``): a path is loaded at ``size``, a tensor
     is used at its own size and must be finite.
     """
     if not isinstance(contents, (list, tuple)):
@@ -86,7 +84,7 @@ def _stack_contents(contents: list[ImageLike] | tf.Tensor, size: int) -> tf.Tens
         contents = tf.unstack(contents)
     if not contents:
         raise ValueError("stylize_batch needs at least one content image")
-    images = [_as_image(image, size) for image in contents]  # (1, H, W, 3) each
+    images = [as_image(image, size) for image in contents]  # (1, H, W, 3) each
     shapes = [tuple(image.shape) for image in images]
     if any(shape != shapes[0] for shape in shapes):
         raise ValueError(f"batch mode needs content images of one shape (1, H, W, 3); got "
@@ -104,9 +102,9 @@ def stylize_batch(contents: list[ImageLike] | tf.Tensor, style: ImageLike, confi
     ``config.size``, as ``stylize`` takes them. Each image
     of the result is what ``stylize(content_i, style, config)`` returns with Adam, ``start_size=0`` and
     ``tolerance=0``: the lowest-loss image among the start and the ``config.steps`` Adam updates
-    (``keras.optimizers.Adam(config.learning_rate, beta_1=0.99, epsilon=0.1)``, pixels clipped to
+    (``nst.optimizers.adam(config.learning_rate)``, pixels clipped to
     [0, 1] after each update), minimising ``α·content + β·style + γ·tv`` of that image alone. Batch mode
-    always uses Adam (``config.optimizer`` is not read), one size, and no early stop (module docstring).
+    needs ``config.optimizer="adam"``, and runs one size with no early stop (module docstring).
 
     ``strategy`` spreads the batch over its replicas (default: ``tf.distribute.get_strategy()``, the
     current one, a no-op outside any scope); B must be a multiple of ``strategy.num_replicas_in_sync``.
@@ -119,53 +117,96 @@ def stylize_batch(contents: list[ImageLike] | tf.Tensor, style: ImageLike, confi
     dict ``{"content", "style", "tv", "total"}`` of floats per image. Raises ``NonFiniteLoss`` if a
     loss becomes NaN or Inf.
     """
-    if config.init not in ("content", "palette"):
-        raise ValueError(f"batch mode starts from the content images (init='content' or 'palette'); "
-                         f"got init='{config.init}'")
     contents = _stack_contents(contents, config.size)
-    style = _style_image(style, config, 0)
+    style = style_image(style, config, 0)
     strategy = strategy or tf.distribute.get_strategy()
     batch, replicas = int(contents.shape[0]), strategy.num_replicas_in_sync
-    if batch % replicas:
-        raise ValueError(f"a batch of {batch} images cannot be split evenly over {replicas} replicas: "
-                         f"give a multiple of {replicas} images")
-    per_replica = batch // replicas
-
-    use_content, use_style = config.content_weight > 0, config.style_weight > 0
+    _check(config, batch, replicas)
     extractor = extractor_for(config, extractor=extractor)
-
-    # The targets, computed once and as stylize computes them: each content image on its own (P_l, one row
-    # per image, so that a batched convolution cannot round them differently), the style targets
-    # once for all. _resize to the same size is what stylize does at its one size; it keeps the values.
+    # resize to the same size is what stylize does at its one size; it keeps the values.
     height, width = contents.shape[1:3]
-    contents = tf.concat([_resize(contents[i:i + 1], (height, width)) for i in range(batch)], axis=0)
-    style = _resize(style, style.shape[1:3])
-    content_targets: dict[str, tf.Tensor] = {}
-    if use_content:
-        features = [extractor(contents[i:i + 1]) for i in range(batch)]
-        content_targets = {name: tf.concat([f[name] for f in features], axis=0) for name in config.content_layers}
-    style_targets = style_targets_for(extractor, [style], config, [1.0]) if use_style else {}
-    objective = objective_for(config, Functions())
-
-    def replica_losses(images: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
-        """This replica's slice of the batch and the per-image losses of that slice."""
-        # Replica r owns images r·b ... (r+1)·b - 1. The id is 0 under the default strategy, a per-replica
-        # constant under MirroredStrategy; the slice is taken from this replica's copy of the variable.
-        start = tf.distribute.get_replica_context().replica_id_in_sync_group * per_replica
-        mine = images[start:start + per_replica]
-        targets = {name: target[start:start + per_replica] for name, target in content_targets.items()}
-        return mine, style_content_loss(mine, extractor(mine), targets, style_targets, config.content_weight,
-                                        config.style_weight, config.tv_weight, per_image=True, **objective)
-
+    contents = tf.concat([resize(contents[i:i + 1], (height, width)) for i in range(batch)], axis=0)
+    style = resize(style, style.shape[1:3])
+    loss_fn = _replica_losses(extractor, contents, style, config, batch // replicas)
     start = contents if config.init == "content" else tf.concat(  # palette: each photo in the painting's colours
         [palette_start(contents[i:i + 1], [style], [1.0]) for i in range(batch)], axis=0)
     with strategy.scope():
         # Under the scope: a mirrored variable (one copy of the whole batch per replica) and Adam's moments
         # mirrored alongside; the optimiser remembers the strategy it was created under.
         image = tf.Variable(start, name="images")
-        optimizer = keras.optimizers.Adam(config.learning_rate, beta_1=0.99, epsilon=0.1)
+        optimizer = adam(config.learning_rate)
         optimizer.build([image])  # its slots now, not inside the traced step
+    train_step, score = _traced_steps(image, optimizer, strategy, loss_fn)
 
+    # One RunState per image, as stylize keeps one: its history, its lowest-loss image, the NaN check. Their
+    # stopping rule is not used: the images of a batch stop together.
+    records = [Recorder(RunState(config)) for _ in range(batch)]
+    for record in records:
+        record.state.start_size(0, max(height, width))
+    for step in range(config.steps):
+        terms, before = train_step()
+        _record(records, step, terms, before, callback)
+    _record(records, config.steps, score(), tf.identity(image), callback)  # score the last update too
+    return [Result(image=r.state.best_image, history=r.state.history, model=extractor.describe(), config=config,
+                   seconds=r.state.seconds, final=r.state.final()) for r in records]
+
+
+def _check(config: Config, batch: int, replicas: int) -> None:
+    """What batch mode needs: Adam, a start from the photos, and a batch the replicas share evenly."""
+    if config.optimizer != "adam":
+        raise ValueError("batch mode optimises its images together with Adam (L-BFGS would couple them): "
+                         "give a config with optimizer='adam'")
+    if config.init not in ("content", "palette"):
+        raise ValueError(f"batch mode starts from the content images (init='content' or 'palette'); "
+                         f"got init='{config.init}'")
+    if batch % replicas:
+        raise ValueError(f"a batch of {batch} images cannot be split evenly over {replicas} replicas: "
+                         f"give a multiple of {replicas} images")
+
+
+def _record(records: list[Recorder], step: int, terms: dict[str, tf.Tensor], images: tf.Tensor,
+            callback: BatchCallback | None) -> None:
+    """Each image's losses to its own recorder, then all of them to the callback."""
+    losses = [{name: float(terms[name][i]) for name in TERMS} for i in range(len(records))]
+    for i, (record, image_losses) in enumerate(zip(records, losses)):
+        try:
+            record(step, image_losses, images[i:i + 1])
+        except NonFiniteLoss as e:
+            raise NonFiniteLoss(f"image {i}: {e}") from None
+    if callback is not None:
+        callback(step, losses, images)
+
+
+def _replica_losses(extractor: FeatureExtractor, contents: tf.Tensor, style: tf.Tensor, config: Config,
+                    per_replica: int) -> Callable[[tf.Tensor], tuple[tf.Tensor, dict[str, tf.Tensor]]]:
+    """The function of the batch variable that gives this replica's slice of it and the slice's per-image losses.
+
+    The targets are computed once, as stylize computes them: each content image on its own (P_l, one row per
+    image, so that a batched convolution cannot round them differently), the style targets once for all.
+    """
+    content_targets: dict[str, tf.Tensor] = {}
+    if config.content_weight > 0:
+        features = [extractor(contents[i:i + 1]) for i in range(int(contents.shape[0]))]
+        content_targets = {name: tf.concat([f[name] for f in features], axis=0) for name in config.content_layers}
+    style_targets = style_targets_for(extractor, [style], config, [1.0]) if config.style_weight > 0 else {}
+    keywords = objective_for(config, Functions())
+
+    def replica_losses(images: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
+        # Replica r owns images r·b ... (r+1)·b - 1. The id is 0 under the default strategy, a per-replica
+        # constant under MirroredStrategy; the slice is taken from this replica's copy of the variable.
+        start = tf.distribute.get_replica_context().replica_id_in_sync_group * per_replica
+        mine = images[start:start + per_replica]
+        targets = {name: target[start:start + per_replica] for name, target in content_targets.items()}
+        return mine, style_content_loss(mine, extractor(mine), targets, style_targets, config.content_weight,
+                                        config.style_weight, config.tv_weight, per_image=True, **keywords)
+
+    return replica_losses
+
+
+def _traced_steps(image: tf.Variable, optimizer: keras.optimizers.Optimizer, strategy: tf.distribute.Strategy,
+                  replica_losses: Callable) -> tuple[Callable, Callable]:
+    """``train_step()``, one Adam update of the whole batch returning the losses before it and the images they
+    belong to, and ``score()``, the losses of the images as they are; both traced, each replica on its slice."""
     def replica_step() -> dict[str, tf.Tensor]:
         with tf.GradientTape() as tape:
             _, terms = replica_losses(image)
@@ -191,25 +232,4 @@ def stylize_batch(contents: list[ImageLike] | tf.Tensor, style: ImageLike, confi
         terms = strategy.run(lambda: replica_losses(image)[1])
         return {name: strategy.gather(terms[name], axis=0) for name in TERMS}
 
-    # One Recorder per image, as stylize keeps one: its history, its lowest-loss image, the NaN check. Their
-    # stopping rule is not used: the images of a batch stop together.
-    records = [Recorder(None, config, "") for _ in range(batch)]
-    for record in records:
-        record.start_size(max(height, width), 0)
-
-    def record_step(step: int, terms: dict[str, tf.Tensor], images: tf.Tensor) -> None:
-        losses = [{name: float(terms[name][i]) for name in TERMS} for i in range(batch)]
-        for i, (record, image_losses) in enumerate(zip(records, losses)):
-            try:
-                record(step, image_losses, images[i:i + 1])
-            except NonFiniteLoss as e:
-                raise NonFiniteLoss(f"image {i}: {e}") from None
-        if callback is not None:
-            callback(step, losses, images)
-
-    for step in range(config.steps):
-        terms, before = train_step()
-        record_step(step, terms, before)
-    record_step(config.steps, score(), tf.identity(image))  # score the last update too
-    return [Result(image=record.best_image, history=record.history, model=extractor.describe(), config=config,
-                   seconds=time.perf_counter() - record.start) for record in records]
+    return train_step, score

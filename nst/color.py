@@ -36,13 +36,13 @@ COVARIANCE_EPSILON = 1e-5
 FLAT_STD = 1e-6
 
 
-def _as_image(image) -> tf.Tensor:
+def _float32(image) -> tf.Tensor:
     return tf.convert_to_tensor(image, dtype=tf.float32)
 
 
 def _apply_matrix(matrix: np.ndarray, image: tf.Tensor) -> tf.Tensor:
     """``out[..., i] = Σ_j M[i, j] · image[..., j]``: the 3×3 matrix applied to every pixel."""
-    return tf.tensordot(_as_image(image), tf.constant(matrix.T, dtype=tf.float32), axes=1)
+    return tf.tensordot(_float32(image), tf.constant(matrix.T, dtype=tf.float32), axes=1)
 
 
 def rgb_to_yiq(image: tf.Tensor) -> tf.Tensor:
@@ -101,8 +101,8 @@ def recombine_luminance(stylized: tf.Tensor, content: tf.Tensor) -> tf.Tensor:
     ``(Y, I, Q) = (Y_stylized, I_content, Q_content)``, converted back to RGB and clipped to [0, 1].
     ``content`` is resized (bilinear, antialiased) to ``stylized``'s height and width if they differ.
     """
-    stylized = _as_image(stylized)
-    content = _as_image(content)
+    stylized = _float32(stylized)
+    content = _float32(content)
     size = list(stylized.shape[-3:-1])
     if list(content.shape[-3:-1]) != size:
         content = tf.image.resize(content, size, method="bilinear", antialias=True)

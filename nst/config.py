@@ -9,18 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 
-# keras.applications.VGG19 convolution layers, in order; the only layers features can be read from.
-VGG19_LAYERS = tuple(
-    f"block{b}_conv{c}" for b, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4)) for c in range(1, n + 1)
-)
-
-def layer_stride(name: str) -> int:
-    """How many input pixels one position of a VGG19 layer's feature map spans per side: 2 for each pooling
-    before it (``blockN_convM``: N - 1 of them)."""
-    return 2 ** (int(name[5]) - 1)
-
+from nst.vgg19 import LAYERS as VGG19_LAYERS
+from nst.vgg19 import MIN_SIZE
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "palette", "noise", "style")
@@ -30,7 +23,22 @@ COLORS = ("none", "luminance", "histogram")
 STYLE_LOSSES = ("wasserstein", "gram")
 TV_NORMS = ("l2", "l1")
 PADDINGS = ("zero", "replicate")
-MIN_SIZE, MAX_SIZE = 16, 4096  # VGG19 pools 4 times before block5: 16 px is the least it can see
+VERSION = "0.2.0"  # the package's (pyproject.toml has the same; tests/test_repo.py checks they agree)
+MAX_SIZE = 4096
+LBFGS_MEMORY = 10  # past steps nst.lbfgs keeps (SciPy's default); 50 gained 2% per step for 5x the memory
+UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
+         "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}
+
+
+def parse_memory(text: str) -> int | None:
+    """``"6GB"``, ``"6 GB"``, ``"6000MB"``, ``"5.5GiB"`` to bytes; ``"auto"`` to None (the default budget,
+    ``nst.memory.default_budget``)."""
+    if text.strip().lower() == "auto":
+        return None
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", text)
+    if not match or match.group(2).lower() not in UNITS:
+        raise ValueError(f"max_memory must be an amount such as 6GB, 800MB or 5.5GiB, or auto; got '{text}'")
+    return int(float(match.group(1)) * UNITS[match.group(2).lower()])
 
 
 def _field(default, help: str, **metadata):
@@ -61,8 +69,8 @@ class Config:
         ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
         "VGG19 layers whose feature statistics the output must match",
     )
-    style_layer_weights: tuple[float, ...] = _field((), "weight of each style layer, in the order of style_layers "
-                                                        "(default: equal); normalised to sum to 1",
+    style_layer_weights: tuple[float, ...] = _field((), "weight of each style layer, in the order of style_layers, "
+                                                        "normalised to sum to 1",
                                                     item_type=float, metavar="WEIGHT")
     style_loss: str = _field("wasserstein", "style distance per layer: wasserstein (Wasserstein-2 between Gaussian "
                                             "fits of the features) or gram (MSE of Gram matrices, the tutorial's)",
@@ -72,8 +80,8 @@ class Config:
                           choices=TV_NORMS)
     style_scale: float = _field(1.0, "size of the style image relative to the content's: 2 makes its brush strokes "
                                      "twice as large in the output, 0.5 half as large")
-    style_blend: tuple[float, ...] = _field((), "weights of several style images, one each (default: equal); their "
-                                                "statistics are blended, or with masks their regions weighted",
+    style_blend: tuple[float, ...] = _field((), "weights of several style images, one each; their statistics are "
+                                                "blended, or with masks their regions weighted",
                                             item_type=float, metavar="WEIGHT")
     trim_frame: bool = _field(True, "trim a uniform border (a frame, a mount, an edge line) from each style image "
                                     "before its statistics are taken; the CLI says when it does")
@@ -117,8 +125,6 @@ class Config:
             value = getattr(self, name)
             if not value >= 0 or value == float("inf"):  # also catches NaN
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
-        from nst.memory import parse_memory  # here: nst.memory reads the VGG19 layers from this module
-
         parse_memory(self.max_memory)
         if not isinstance(self.trim_frame, bool):
             raise ValueError(f"trim_frame must be true or false, got {self.trim_frame!r}")
@@ -169,3 +175,5 @@ PRESETS: dict[str, dict] = {
                      style_layer_weights=(), content_weight=1e4, style_weight=1e-2, tv_weight=30.0, init="content",
                      start_size=512, size_step=2.0, steps=300, tolerance=1e-3),
 }
+
+TUTORIAL = Config.preset("tutorial")  # the building blocks' defaults (FeatureExtractor, style_content_loss)

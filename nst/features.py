@@ -9,7 +9,8 @@ import keras
 import tensorflow as tf
 
 from nst import weights as vgg_weights
-from nst.config import PADDINGS, POOLINGS, PRECISIONS, VGG19_LAYERS
+from nst import vgg19
+from nst.config import PADDINGS, POOLINGS, PRECISIONS, TUTORIAL, Config
 
 
 @functools.lru_cache(maxsize=2)
@@ -69,18 +70,22 @@ class FeatureExtractor(keras.Model):
     first convolution sees the edge pixels repeated instead of Keras' zeros (after VGG19's mean is
     removed, a frame of the ImageNet mean colour, a mid grey, around every image).
 
+    Its defaults are the tutorial's network (max pooling, Keras' zero padding: ``nst.config.TUTORIAL``), the one
+    the lessons read; ``stylize`` builds it with ``Config``'s.
+
     With ``precision="bfloat16"`` the convolutions compute in bfloat16 (Keras' ``mixed_bfloat16``
     policy: weights stay float32); the activations are returned as float32 either way, so the Gram
     matrices and losses are always float32. ``"auto"`` picks bfloat16 on hardware that has it.
     """
 
-    def __init__(self, layers: tuple[str, ...] | list[str], weights: str | None = "imagenet",
-                 pooling: str = "max", precision: str = "auto", padding: str = "zero") -> None:
+    def __init__(self, layers: tuple[str, ...] | list[str], weights: str | None = Config.weights,
+                 pooling: str = TUTORIAL.pooling, precision: str = Config.precision,
+                 padding: str = TUTORIAL.padding) -> None:
         super().__init__()
-        unknown = [name for name in layers if name not in VGG19_LAYERS]
-        if unknown or not layers:
-            raise ValueError(f"unknown VGG19 layer '{unknown[0] if unknown else ''}'; "
-                             f"choose from {', '.join(VGG19_LAYERS)}")
+        if not layers:
+            raise ValueError(f"give at least one VGG19 layer; choose from {', '.join(vgg19.LAYERS)}")
+        for name in layers:
+            vgg19.block(name)  # a ValueError for an unknown layer
         if pooling not in POOLINGS:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got '{pooling}'")
         if padding not in PADDINGS:
@@ -91,7 +96,7 @@ class FeatureExtractor(keras.Model):
         self.pooling, self.padding = pooling, padding
         self.precision = resolve_precision(precision)
         policy = "mixed_bfloat16" if self.precision == "bfloat16" else "float32"
-        deepest = max(self.layer_names, key=VGG19_LAYERS.index)
+        deepest = max(self.layer_names, key=vgg19.LAYERS.index)
 
         inputs = keras.Input((None, None, 3))
         x, outputs = inputs, {}

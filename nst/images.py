@@ -10,16 +10,13 @@ from typing import BinaryIO, Callable
 
 import numpy as np
 import tensorflow as tf
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from nst.config import MIN_SIZE
+from nst.imagefile import opened
+from nst.vgg19 import MIN_SIZE
 
 EXIF_ORIENTATION = 0x0112
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
-
-
-class _Refused(ValueError):
-    """An image refused from its header alone, before any pixel is decoded."""
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -46,26 +43,13 @@ def load_image(path: str | os.PathLike, max_dim: int | None = 512) -> tf.Tensor:
 
     The EXIF orientation is applied, every Pillow mode becomes RGB, and the image is resized
     (Lanczos) so that its long side is ``max_dim`` (``None`` keeps the file's size).
-    Raises ``ValueError`` (or ``FileNotFoundError``) with a one-line reason for anything unusable.
+    Raises ``ValueError`` (or ``FileNotFoundError``) with a one-line reason for anything unusable: the header's
+    checks are ``nst.imagefile.opened``'s.
     """
     path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"'{path}' does not exist")
-    if path.is_dir():
-        raise ValueError(f"'{path}' is a directory, not an image file")
-    try:
-        with warnings.catch_warnings():  # Pillow warns above 89 MP; such images are refused below instead
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            opened = Image.open(path)  # reads the header only: nothing is decoded yet
-        with opened as image:
-            width, height = image.size
-            if min(width, height) < MIN_SIZE:
-                raise _Refused(f"'{path}' is {width}x{height} px; an image needs at least {MIN_SIZE} px on "
-                                f"each side to carry content or style")
-            if width * height > Image.MAX_IMAGE_PIXELS:
-                raise _Refused(f"'{path}' is {width}x{height} = {width * height / 1e6:.0f} megapixels, above "
-                                f"the {Image.MAX_IMAGE_PIXELS / 1e6:.0f} MP that Pillow accepts as a guard against "
-                                f"decompression bombs; downscale it first")
+    with opened(path) as image:
+        width, height = image.size
+        try:
             frames = getattr(image, "n_frames", 1)
             if frames > 1:
                 warnings.warn(f"'{path}' has {frames} frames; using the first", stacklevel=2)
@@ -78,14 +62,8 @@ def load_image(path: str | os.PathLike, max_dim: int | None = 512) -> tf.Tensor:
             image = ImageOps.exif_transpose(image)
             image.load()
             rgb = _to_rgb(image)
-    except Image.DecompressionBombError as e:
-        raise ValueError(f"'{path}' is refused as a possible decompression bomb: {e}") from None
-    except UnidentifiedImageError:
-        raise ValueError(f"'{path}' is not an image Pillow can read") from None
-    except _Refused:
-        raise
-    except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
-        raise ValueError(f"'{path}' could not be decoded ({e})") from None
+        except (OSError, SyntaxError, ValueError) as e:  # truncated or corrupt data
+            raise ValueError(f"'{path}' could not be decoded ({e})") from None
     if max_dim is not None and min(width, height) < MIN_SIZE:
         raise ValueError(f"'{path}' would be {width}x{height} px at size {max_dim}; "
                          f"VGG19 needs at least {MIN_SIZE} px on each side: use a less elongated image")

@@ -7,8 +7,8 @@ plain *mean* of squared differences, so the tutorial's weights (content 1e4, sty
 variation 30) mean the same thing here (``Config.preset("tutorial")``). Only the constant factors differ
 from the paper; the minimisers are the same up to the ratio of the weights.
 
-nst's defaults swap two terms for ones that give bolder colours and less colour speckle (README,
-Quality): the Wasserstein-2 distance between Gaussian fits of the features (``wasserstein_distance``,
+nst's defaults swap two terms for ones that give bolder colours and less colour speckle
+(docs/quality.md): the Wasserstein-2 distance between Gaussian fits of the features (``wasserstein_distance``,
 as in crowsonkb/style-transfer-pytorch) instead of Gram MSE, and an L2 total variation over a 9-point
 stencil (``smoothness_loss``) instead of the L1 one.
 
@@ -24,6 +24,8 @@ from __future__ import annotations
 from typing import Callable, NamedTuple
 
 import tensorflow as tf
+
+from nst.config import TUTORIAL
 
 COVARIANCE_EPSILON = 1e-3  # added to feature covariances: keeps their square roots differentiable
 
@@ -60,12 +62,13 @@ def guided_gram_matrix(features: tf.Tensor, mask: tf.Tensor) -> tf.Tensor:
     return feature_moments(features, mask)[1]
 
 
-def feature_moments(features: tf.Tensor, mask: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
+def feature_moments(features: tf.Tensor, mask: tf.Tensor | None = None,
+                    gram_fn: Callable[[tf.Tensor], tf.Tensor] = gram_matrix) -> tuple[tf.Tensor, tf.Tensor]:
     """The mean ``μ = Σ_ij m_ij² F_ij / Σ_ij m_ij²`` ``(B, C)`` and the Gram matrix (second moment) of a
-    feature map, over all positions (no mask: ``m = 1``, the Gram matrix is ``gram_matrix``'s) or
-    weighted by a mask ``(B, H, W, 1)``, first averaged down to the layer's positions."""
+    feature map, over all positions (no mask: ``m = 1``, the Gram matrix is ``gram_fn``'s, ``gram_matrix``
+    or one's own) or weighted by a mask ``(B, H, W, 1)``, first averaged down to the layer's positions."""
     if mask is None:
-        return tf.reduce_mean(tf.cast(features, tf.float32), axis=[1, 2]), gram_matrix(features)
+        return tf.reduce_mean(tf.cast(features, tf.float32), axis=[1, 2]), gram_fn(features)
     mask = tf.image.resize(mask, tf.shape(features)[1:3], method="area")  # (B, H_l, W_l, 1): soft at edges
     weights = tf.square(mask)
     features = tf.cast(features, tf.float32)
@@ -212,7 +215,7 @@ TV_LOSSES = {"l1": total_variation_loss, "l2": smoothness_loss}
 def style_content_loss(image: tf.Tensor, features: dict[str, tf.Tensor],
                        content_targets: dict[str, tf.Tensor], style_targets: dict[str, tf.Tensor] | list[Region],
                        content_weight: float, style_weight: float, tv_weight: float, *,
-                       style_distance: str = "gram", tv_norm: str = "l1",
+                       style_distance: str = TUTORIAL.style_loss, tv_norm: str = TUTORIAL.tv_norm,
                        layer_weights: dict[str, float] | None = None, per_image: bool = False) -> dict[str, tf.Tensor]:
     """The weighted terms and their sum: ``{"content", "style", "tv", "total"}``.
 

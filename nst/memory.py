@@ -1,7 +1,7 @@
-"""How much memory a run takes, and the plan that keeps it within a budget: which sizes run whole, which in tiles.
+"""How much memory a run takes, and the budget it must keep to (``--max-memory``).
 
-The estimate of a run's peak is a model, checked against measured peaks (``benchmarks/memory.py``, README
-"Print sizes"):
+The estimate of a run's peak is a model, checked against measured peaks (``benchmarks/memory.py``,
+docs/print-sizes.md):
 
     peak ≈ BASE + A · a · P_tile + L · P_tile + I · P_size
 
@@ -14,7 +14,7 @@ The estimate of a run's peak is a model, checked against measured peaks (``bench
 * ``I``: the full-size images the run keeps (the photo, the painting, the image being refined, ...);
 * ``P_tile`` the pixels optimised at once (the whole size, or one tile), ``P_size`` the size's pixels.
 
-``plan`` runs each size whole when its estimate fits the budget, and otherwise in the fewest tiles that fit
+``nst.plan`` runs each size whole when its estimate fits the budget, and otherwise in the fewest tiles that fit
 (``nst.tiles``); a budget too small for ``MIN_TILE`` is refused, naming the least that works.
 The budget's default (``default_budget``) is a third of a GPU's free memory, or a quarter of the RAM.
 """
@@ -22,17 +22,17 @@ The budget's default (``default_budget``) is a third of a GPU's free memory, or 
 from __future__ import annotations
 
 import ctypes
-import functools
 import gc
-import math
 import os
 import re
 import shutil
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
-from nst.config import VGG19_LAYERS, Config, layer_stride
+from nst import vgg19
+from nst.config import LBFGS_MEMORY, Config, parse_memory
+from nst.features import resolve_precision
+from nst.tiles import tile_grid
 
 # Fitted by least squares (python benchmarks/memory.py --fit) to the measured peaks of whole runs at 512, 1024 and
 # 2048 px and of two tiled 2048 px runs (1.82, 4.49, 14.10, 2.62 and 5.14 GB).
@@ -42,26 +42,14 @@ IMAGE_BYTES = 156  # per pixel of the size: its float32 RGB copies (photo, paint
 MIN_TILE = 256  # the smallest tile: below it the style statistics of a tile are too few to carry a painting
 TILE_STEP = 64  # tile sides tried, from the size down to MIN_TILE
 
-UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
-         "kib": 2 ** 10, "mib": 2 ** 20, "gib": 2 ** 30, "tib": 2 ** 40}
-
-
-def parse_memory(text: str) -> int | None:
-    """``"6GB"``, ``"6 GB"``, ``"6000MB"``, ``"5.5GiB"`` to bytes; ``"auto"`` to None (``default_budget``)."""
-    if text.strip().lower() == "auto":
-        return None
-    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([a-zA-Z]*)\s*", text)
-    if not match or match.group(2).lower() not in UNITS:
-        raise ValueError(f"max_memory must be an amount such as 6GB, 800MB or 5.5GiB, or auto; got '{text}'")
-    return int(float(match.group(1)) * UNITS[match.group(2).lower()])
-
 
 def format_bytes(count: float) -> str:
     return f"{count / 1e9:.1f} GB" if count >= 1e9 else f"{count / 1e6:.0f} MB"
 
 
-def _channels_and_stride(name: str) -> tuple[int, int]:
-    return (64, 128, 256, 512, 512)[int(name[5]) - 1], layer_stride(name)
+def _values_per_pixel(name: str) -> float:
+    """``C / s²``: the values per input pixel of a layer's feature map (``C`` channels at stride ``s``)."""
+    return vgg19.channels(name) / vgg19.stride(name) ** 2
 
 
 def activation_bytes(layers: tuple[str, ...], precision: str) -> float:
@@ -72,23 +60,19 @@ def activation_bytes(layers: tuple[str, ...], precision: str) -> float:
     also copied to float32 for the losses. The preprocessing adds a few float32 RGB copies of the image.
     """
     width = 2 if precision == "bfloat16" else 4
-    deepest = max(VGG19_LAYERS.index(name) for name in layers)
+    deepest = max(vgg19.LAYERS.index(name) for name in layers)
     values = 0.0
-    for i, name in enumerate(VGG19_LAYERS[:deepest + 1]):
-        channels, stride = _channels_and_stride(name)
-        values += channels / stride ** 2
-        last_of_block = i + 1 == len(VGG19_LAYERS) or VGG19_LAYERS[i + 1][5] != name[5]
-        if last_of_block and i < deepest:
-            values += channels / (2 * stride) ** 2  # the pooling after the block
-    read = sum(_channels_and_stride(name)[0] / _channels_and_stride(name)[1] ** 2 for name in set(layers))
+    for i, name in enumerate(vgg19.LAYERS[:deepest + 1]):
+        values += _values_per_pixel(name)
+        if vgg19.last_of_block(name) and i < deepest:
+            values += _values_per_pixel(name) / 4  # the pooling after the block
+    read = sum(_values_per_pixel(name) for name in set(layers))
     return values * width + (read * 4 if width == 2 else 0) + 4 * 3 * 4
 
 
 def optimizer_bytes(optimizer: str) -> float:
     """Bytes per pixel the optimiser keeps: L-BFGS-B's float64 work arrays (``2m + 5`` vectors for memory
     ``m = 10``, the iterate, the gradient, the bounds) and int32 ones, or Adam's image and two moments."""
-    from nst.optimizers import LBFGS_MEMORY
-
     if optimizer == "lbfgs":
         return 3 * (8 * (2 * LBFGS_MEMORY + 5 + 4) + 4 * 4) + 3 * 3 * 4  # + float32 copies of x, g, the best
     return 3 * 4 * 5
@@ -97,9 +81,6 @@ def optimizer_bytes(optimizer: str) -> float:
 def estimate(height: int, width: int, tile: int | None, config: Config) -> float:
     """The estimated peak, in bytes, of the whole process optimising ``height x width`` px whole
     (``tile=None``) or in the tiles of at most ``tile`` px a side that ``nst.tiles.tile_grid`` lays out."""
-    from nst.features import resolve_precision
-    from nst.tiles import tile_grid
-
     layers = tuple(config.content_layers + config.style_layers)
     pixels = height * width
     first = None if tile is None else tile_grid(height, width, tile)[0]
@@ -107,63 +88,6 @@ def estimate(height: int, width: int, tile: int | None, config: Config) -> float
     per_pixel = (ACTIVATION_FACTOR * activation_bytes(layers, resolve_precision(config.precision))
                  + optimizer_bytes(config.optimizer))
     return BASE + per_pixel * at_once + IMAGE_BYTES * pixels
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How a run is processed: per coarse-to-fine size, whole (``None``) or the most a tile's side may be."""
-
-    sizes: list[tuple[int, int]]
-    tiles: list[int | None]
-    peaks: list[float]  # the estimated peak of each size, bytes
-    budget: int
-
-    @property
-    def peak(self) -> float:
-        return max(self.peaks)
-
-    def metrics(self) -> dict:
-        return {"budget": self.budget, "estimated_peak": round(self.peak),
-                "sizes": [{"height": h, "width": w, "tile": t, "estimated_peak": round(p)}
-                          for (h, w), t, p in zip(self.sizes, self.tiles, self.peaks)]}
-
-    def describe(self) -> str:
-        """One line: the sizes, how each runs, the estimated peak against the budget."""
-        from nst.tiles import tile_grid
-
-        parts = []
-        for (height, width), tile in zip(self.sizes, self.tiles):
-            if tile is None:
-                parts.append(f"{width}x{height} whole")
-            else:
-                grid = tile_grid(height, width, tile)
-                parts.append(f"{width}x{height} in {len(grid)} tiles of {grid[0].width}x{grid[0].height}")
-        return (f"{'; '.join(parts)}; estimated peak {format_bytes(self.peak)} of the "
-                f"{format_bytes(self.budget)} memory budget")
-
-
-def plan(config: Config, sizes: list[tuple[int, int]], budget: int) -> Plan:
-    """Each size whole if its estimate fits ``budget``, else in the fewest tiles that do: the largest tile side
-    (in steps of ``TILE_STEP``, at least ``MIN_TILE``) that fits (``nst.tiles.tile_grid`` then shrinks the tiles
-    to the least overlap). Raises ``ValueError`` naming the least budget that works if none does."""
-    tiles, peaks = [], []
-    for height, width in sizes:
-        whole = estimate(height, width, None, config)
-        if whole <= budget or max(height, width) <= MIN_TILE:
-            tiles.append(None)
-            peaks.append(whole)
-            continue
-        side = (max(height, width) - 1) // TILE_STEP * TILE_STEP
-        while side > MIN_TILE and estimate(height, width, side, config) > budget:
-            side -= TILE_STEP
-        side = max(side, MIN_TILE)
-        tiles.append(side)
-        peaks.append(estimate(height, width, side, config))
-    if max(peaks) > budget:
-        raise ValueError(f"a memory budget of {format_bytes(budget)} is too small for {sizes[-1][1]}x"
-                         f"{sizes[-1][0]} px: the least that works is {math.ceil(max(peaks) / 1e8) / 10:.1f} GB "
-                         f"(tiles of {MIN_TILE} px); raise --max-memory or lower --size")
-    return Plan(sizes, tiles, peaks, budget)
 
 
 def _ram_bytes() -> int:
@@ -179,12 +103,11 @@ def _ram_bytes() -> int:
     return total
 
 
-@functools.lru_cache(maxsize=1)
 def gpu_free_bytes() -> int | None:
     """The first GPU's free memory from ``nvidia-smi``, or None without a visible NVIDIA GPU.
 
-    Asked once per process: the plan the CLI says and the run it starts then share one budget, and later runs
-    (a folder of photos) do not count this process's own allocations against it."""
+    Asked once per run, when its plan is made (``nst.plan.plan_for``); the command line asks once for all the
+    photos of a folder, before any of them allocates."""
     import tensorflow as tf
 
     if not tf.config.list_physical_devices("GPU") or shutil.which("nvidia-smi") is None:

@@ -1,72 +1,136 @@
 """Callbacks that show a run while it goes: a progress bar, and a live view for notebooks.
 
-Both have the signature ``callback(step, losses, image)`` that ``stylize`` and friends call.
+Both are ``nst.recorder.Callback``s: ``stylize`` and friends call them after each step with
+``(step, losses, image)``.
 """
 
 from __future__ import annotations
 
+import sys
+import time
+from typing import TextIO
+
 import tensorflow as tf
 
+from nst.recorder import Callback, RunState
+from nst.result import Result
 
-class ProgressBar:
-    """A tqdm bar (text in a terminal, a widget in Jupyter): the step out of the most the run takes, the
-    size being optimised, the loss, and the time left for the whole run.
 
-    ``stylize`` calls ``start(sizes, steps)`` before the first step. The bar then counts work, not
-    steps: a step costs in proportion to its pixels (4x per doubling of the size), so the time left
-    stays right across the coarse-to-fine sizes. A size that stops early (``config.tolerance``) skips
-    its remaining steps, and the bar jumps to the next size. At a size optimised in tiles, ``stylize`` calls
-    ``start_tile(size_index, tile, tiles)`` as each tile starts; each tile's steps count for its share of
-    the size. Without ``start`` it just counts steps.
+class ProgressBar(Callback):
+    """The run's progress where it prints: a bar redrawn in place in a terminal, a widget in Jupyter, and a plain
+    line every tenth of the work or every 30 s where the output goes to a file or a pipe (a log, CI, nohup). Each
+    shows the share of the work done, the size (and tile) optimised, the loss and the time left for the whole run,
+    and ends at 100 % with how the run ended.
+
+    The bar counts work, not steps: a step costs in proportion to its pixels (4x per doubling of the size), so
+    the time left stays right across the coarse-to-fine sizes; each tile of a tiled size counts for its share of
+    the size. A size that stops early (``config.tolerance``) skips its remaining steps, and the bar jumps to the
+    next. It reads where the run is from the run's state (``start``); called without it, it counts steps.
     """
 
-    def __init__(self, desc: str | None = None, **tqdm_kwargs) -> None:
-        # Imported here: tqdm.auto warns at import in a notebook without ipywidgets, even if no bar is used.
-        from tqdm.auto import tqdm
+    LINES = 10  # plain lines: one per tenth of the work ...
+    LINE_SECONDS = 30.0  # ... or per 30 s, whichever comes first
 
-        self.bar = tqdm(desc=desc, unit="step", **tqdm_kwargs)
-        self.sizes: list[tuple[int, int]] = []
-        self.steps = 0
-        self.first_step: dict = {}  # size index, or (size index, tile), -> the step it started at
-        self.tiling: tuple[int, int, int] | None = None  # (size index, tile, tiles) at a tiled size
+    def __init__(self, desc: str | None = None, file: TextIO | None = None, **tqdm_kwargs) -> None:
+        self.desc, self.file, self.tqdm_kwargs = desc or "nst", file, tqdm_kwargs
+        self.state: RunState | None = None
+        self.cost: list[float] = [1.0]  # each size's step, in steps at the last size
+        self.n, self.total, self.postfix = 0.0, None, ""
+        self.bar = None  # a tqdm bar in a terminal or Jupyter; None while there is none, and for plain lines
+        self.plain = not _interactive(file)
+        self.started = self.last_line = time.perf_counter()
+        self.lines = 0  # tenths of the work said so far, in plain lines
 
-    def start(self, sizes: list[tuple[int, int]], steps: int) -> None:
-        """The run's plan: ``(height, width)`` of each size, smallest first, and the most steps at each."""
-        self.sizes, self.steps = list(sizes), steps
-        last = sizes[-1][0] * sizes[-1][1]
-        self.cost = [height * width / last for height, width in sizes]  # in steps at the full size
-        self.bar.bar_format = "{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]"
-        self.bar.reset(total=steps * sum(self.cost))
+    def start(self, state: RunState) -> None:
+        self.state, self.started = state, time.perf_counter()
+        steps = state.config.steps
+        if state.plan is not None:
+            last = state.plan.sizes[-1][0] * state.plan.sizes[-1][1]
+            self.cost = [height * width / last for height, width in state.plan.sizes]
+        self.total = steps * sum(self.cost)
+        if not self.plain:
+            from tqdm.auto import tqdm  # here: tqdm.auto warns at import in a notebook without ipywidgets
 
-    def start_tile(self, size_index: int, tile: int, tiles: int) -> None:
-        self.tiling = (size_index, tile, tiles)
+            self.bar = tqdm(desc=self.desc, total=self.total, file=self.file, **self.tqdm_kwargs,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]")
 
     def __call__(self, step: int, losses: dict, image: tf.Tensor) -> None:
-        height, width = image.shape[1:3]
-        where, done = f"{width}x{height}", step
-        if self.tiling is not None:  # the image is a tile
-            index, tile, tiles = self.tiling
-            first = self.first_step.setdefault(self.tiling[:2], step)
-            done = self.steps * (sum(self.cost[:index]) + self.cost[index] * tile / tiles) + (
-                step - first) * self.cost[index] / tiles
-            height, width = self.sizes[index]
-            where = (f"tile {tile + 1}/{tiles}, step {step - first}/{self.steps} at {width}x{height} "
-                     f"(size {index + 1} of {len(self.sizes)})")
-        elif (height, width) in self.sizes:  # else no plan: count steps
-            index = self.sizes.index((height, width))
-            first = self.first_step.setdefault(index, step)  # steps go on across sizes; count from 0 at each
-            done = self.steps * sum(self.cost[:index]) + (step - first) * self.cost[index]
-            where = f"step {step - first}/{self.steps} at {where}"
-            if len(self.sizes) > 1:
-                where += f" (size {index + 1} of {len(self.sizes)})"
-        self.bar.set_postfix_str(f"{where}, loss {losses['total']:.3g}", refresh=False)
-        self.bar.update(done - self.bar.n)  # draws the bar with the text above
+        done, where = self._position(step, image)
+        self.postfix = f"{where}, loss {losses['total']:.3g}"
+        self._show(done)
+
+    def _position(self, step: int, image: tf.Tensor) -> tuple[float, str]:
+        """The work done after ``step`` (in steps at the last size) and where the run is, in words."""
+        state = self.state
+        if state is None or state.plan is None:  # no plan: count steps
+            return step, f"step {step} at {image.shape[2]}x{image.shape[1]}"
+        index, steps, sizes = state.size_index, state.config.steps, state.plan.sizes
+        height, width = sizes[index]
+        tiles = state.plan.tile_count(index)
+        tile = state.tile or 0
+        done = steps * (sum(self.cost[:index]) + self.cost[index] * tile / tiles) + (
+            step - state.first_step) * self.cost[index] / tiles
+        where = f"step {step - state.first_step}/{steps} at {width}x{height}"
+        if tiles > 1:
+            where = f"tile {tile + 1}/{tiles}, {where}"
+        if len(sizes) > 1:
+            where += f" (size {index + 1} of {len(sizes)})"
+        return done, where
+
+    def _show(self, done: float) -> None:
+        self.n = done
+        if self.bar is not None:
+            self.bar.set_postfix_str(self.postfix, refresh=False)
+            self.bar.update(done - self.bar.n)  # draws the bar with the text above
+            return
+        now = time.perf_counter()
+        tenths = int(10 * done / self.total) if self.total else 0
+        if tenths > self.lines or now - self.last_line >= self.LINE_SECONDS:
+            self.lines, self.last_line = max(tenths, self.lines), now
+            self._line(f"{self._percent()}, {self.postfix}, {_clock(now - self.started)} elapsed, "
+                       f"{_clock(self._left(now))} left")
+
+    def _percent(self) -> str:
+        return f"{100 * self.n / self.total:3.0f}%" if self.total else f"step {self.n:.0f}"
+
+    def _left(self, now: float) -> float:
+        return (now - self.started) * (self.total - self.n) / self.n if self.total and self.n else 0.0
+
+    def _line(self, text: str) -> None:
+        print(f"{self.desc}: {text}", file=self.file or sys.stderr, flush=True)
+
+    def end(self, result: Result) -> None:
+        """The bar at 100 % (a run that ended early skipped the rest), with how the run ended."""
+        ended = ("interrupted" if result.interrupted else f"stopped: {result.error}" if result.error
+                 else result.stopped_note or "done")
+        self.n = self.total if self.total else self.n
+        summary = f"{result.steps} steps in {_clock(result.seconds)}; {ended}"
+        if self.bar is not None:
+            self.bar.set_postfix_str(summary, refresh=False)
+            self.bar.update(self.n - self.bar.n)
+        else:
+            self._line(f"{self._percent()}, {summary}")
+        self.close()
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
-class LiveView:
+def _interactive(file: TextIO | None) -> bool:
+    """True in a terminal, and in Jupyter when no file is given (its widget); False for a file or a pipe."""
+    if file is None and "ipykernel" in sys.modules:
+        return True
+    return bool(getattr(file or sys.stderr, "isatty", lambda: False)())
+
+
+def _clock(seconds: float) -> str:
+    minutes, seconds = divmod(int(round(seconds)), 60)
+    return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}" if minutes >= 60 else f"{minutes}:{seconds:02d}"
+
+
+class LiveView(Callback):
     """Redraws, every ``every`` steps, the loss curves (log scale) beside the current image.
 
     Like d2l's ``Animator``: the figure is replaced in place with ``clear_output(wait=True)``.

@@ -7,10 +7,16 @@ silences them, and readers take them for errors. So ``nst`` imports TensorFlow (
 devices) with descriptor 2 caught in a temporary file, then writes back everything that is not such
 a log line: Python warnings still show, and if the import fails its real message is shown in full.
 ``NST_VERBOSE=1`` turns this off.
+
+``import nst`` does not import TensorFlow itself (the command line refuses bad arguments before it, in a
+fraction of a second): it installs ``QuietImport``, which makes the first ``import tensorflow`` of the
+process, wherever it comes from (``nst.stylize``, ``from nst.losses import ...``, ``import keras``), this one.
 """
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import os
 import re
 import sys
@@ -44,3 +50,31 @@ def import_tensorflow() -> None:
             os.close(saved)
         caught.seek(0)
         sys.stderr.write(TF_LOG.sub("", caught.read().decode(errors="replace")))
+
+
+class QuietImport(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """On ``sys.meta_path``: the first ``import tensorflow`` runs ``import_tensorflow``, then hands over its module
+    (with its own ``__spec__``) and leaves the path; every later import finds TensorFlow in ``sys.modules``."""
+
+    def find_spec(self, name: str, path=None, target=None) -> importlib.machinery.ModuleSpec | None:
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        import_tensorflow()
+        self.module = sys.modules["tensorflow"]
+        self.spec = self.module.__spec__
+        return importlib.machinery.ModuleSpec(name, self)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec):
+        return self.module
+
+    def exec_module(self, module) -> None:
+        module.__spec__ = self.spec  # the import system set it to ours; TensorFlow's own describes its files
+
+
+def install() -> None:
+    """Import TensorFlow quietly whenever it is first imported (``QuietImport``), unless ``NST_VERBOSE=1``."""
+    if "tensorflow" in sys.modules or os.environ.get("NST_VERBOSE") == "1":
+        return
+    if not any(isinstance(finder, QuietImport) for finder in sys.meta_path):
+        sys.meta_path.insert(0, QuietImport())

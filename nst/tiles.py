@@ -30,11 +30,11 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
-from nst.config import layer_stride
+from nst import vgg19
 
 MARGIN = 96  # context around a painting's tile when its statistics are taken: past VGG19's padding effects
 MOMENTS_TILE = 512  # the most a painting's tile owns: a forward pass of 704 px holds far less than a tile's step
-ALIGN = 16  # the deepest layers' stride: painting tiles start on it, so their feature maps line up
+ALIGN = vgg19.DEEPEST_STRIDE  # painting tiles start on it, so their feature maps line up
 
 
 class Tile(NamedTuple):
@@ -144,7 +144,7 @@ def tiled_moments(extractor, image: tf.Tensor, layers: tuple[str, ...], tile: in
             y1, x1 = min(height, bottom + MARGIN), min(width, right + MARGIN)
             features = extractor(image[:, y0:y1, x0:x1])
             for name in layers:
-                s = layer_stride(name)
+                s = vgg19.stride(name)
                 rows = slice((top - y0) // s, None if bottom == height else (bottom - y0) // s)
                 cols = slice((left - x0) // s, None if right == width else (right - x0) // s)
                 owned = tf.cast(features[name][:, rows, cols], tf.float32)

@@ -148,7 +148,7 @@ def test_out_of_memory_gets_one_line_with_what_to_do(monkeypatch, tmp_path, cont
     def out_of_memory(*args, **kwargs):
         raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
 
-    monkeypatch.setattr("nst.cli.stylize", out_of_memory)
+    monkeypatch.setattr("nst.runner.stylize", out_of_memory)
     output = tmp_path / "out.png"
     assert main([str(content_path), str(style_path), "-o", str(output), "--size", "32"]) == 3
     err = capsys.readouterr().err  # the progress bar had started: its line, then ours

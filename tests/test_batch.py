@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from nst import Config, load_image, stylize
 from nst.batch import stylize_batch
-from nst.transfer import extractor_for
+from nst.objective import extractor_for
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "data"
@@ -107,7 +107,7 @@ sys.path.insert(0, sys.argv[2])
 import tests.test_batch as t
 from nst import load_image
 from nst.batch import stylize_batch
-from nst.transfer import extractor_for
+from nst.objective import extractor_for
 
 out = Path(sys.argv[1])
 images, style = t._contents(), load_image(t.DATA / "style" / "great_wave.jpg", 40)
@@ -162,7 +162,7 @@ def test_bad_batches_are_refused(images, style, extractor):
 
 
 def test_a_folder_of_photos_skips_what_is_done(tmp_path, monkeypatch, capsys):
-    from nst import cli
+    from nst import cli, runner
 
     photos = tmp_path / "photos"
     photos.mkdir()
@@ -177,8 +177,8 @@ def test_a_folder_of_photos_skips_what_is_done(tmp_path, monkeypatch, capsys):
 
     (out / "china_great_wave.png").unlink()  # as if the run had stopped before this photo
     calls = []
-    real = cli.stylize
-    monkeypatch.setattr(cli, "stylize", lambda content, *a, **k: calls.append(content) or real(content, *a, **k))
+    real = runner.stylize
+    monkeypatch.setattr(runner, "stylize", lambda content, *a, **k: calls.append(content) or real(content, *a, **k))
     capsys.readouterr()
     assert cli.main(args) == 0
     assert len(calls) == 1 and (out / "china_great_wave.png").exists()

@@ -12,7 +12,7 @@ from nst import Config, load_image, stylize
 from nst.cli import main
 from nst.color import rgb_to_yiq
 from nst.losses import gaussian_fit, gram_matrix, style_loss, wasserstein_distance
-from nst.transfer import extractor_for
+from nst.objective import extractor_for
 
 CONTENT, STYLE_A, STYLE_B = "content/chelsea.jpg", "style/great_wave.jpg", "style/starry_night.jpg"
 SMALL = Config(size=64, steps=20, tolerance=0.0, precision="float32")

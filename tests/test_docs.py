@@ -179,7 +179,7 @@ def fragments() -> dict[str, list[str]]:
         f"needs {caught_up['step']} steps ({caught_up['seconds']:.0f} s)",
         f"the recipe after 310 s (step {steps_at_budget[0]}), nst after 310 s (step {steps_at_budget[1]})",
         f"({quick_speed['shape'].replace('x', '×')}, {quick_speed['steps']} recipe steps",
-        "about " + re.search(r"^LBFGS_PASSES_PER_STEP = ([\d.]+)", (ROOT / "nst" / "transfer.py").read_text(),
+        "about " + re.search(r"^LBFGS_PASSES_PER_STEP = ([\d.]+)", (ROOT / "nst" / "plan.py").read_text(),
                              re.MULTILINE)[1] + " such passes",
         f"{large['steps_per_size']['2048']} steps per size for the benchmark",
         f"completed in {round(large['seconds'])} s with a peak resident memory of {large['peak_mb'] / 1024:.1f} GB",
@@ -240,8 +240,9 @@ def fragments() -> dict[str, list[str]]:
     # docs/troubleshooting.md: the size limits and exit codes of the code, Pillow's guard.
     from PIL import Image
 
-    codes = re.search(r"^EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = (.+)$",
-                      (ROOT / "nst" / "cli.py").read_text(), re.MULTILINE)[1].split(", ")
+    codes = [re.search(r"^EXIT_BAD_INPUT = (\d+)", (ROOT / "nst" / "cli.py").read_text(), re.MULTILINE)[1],
+             *re.search(r"^EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = (.+)$",
+                        (ROOT / "nst" / "runner.py").read_text(), re.MULTILINE)[1].split(", ")]
     found["docs/troubleshooting.md"] += [
         f"under {config_module.MIN_SIZE} px on a side", f"needs {config_module.MIN_SIZE} px on each side",
         f"outside {config_module.MIN_SIZE} px to {config_module.MAX_SIZE} px",

@@ -16,8 +16,9 @@ from nst.features import FeatureExtractor, _vgg19
 from nst.losses import (feature_moments, gaussian_fit, guided_gram_matrix, smoothness_loss, style_content_loss,
                         wasserstein_distance)
 from nst.color import match_color_histogram
-from nst.transfer import (_initial_image, coarse_to_fine_sizes, extractor_for, objective_for, palette_start,
-                          style_targets_for)
+from nst.inputs import initial_image, palette_start
+from nst.objective import extractor_for, objective_for, style_targets_for
+from nst.plan import coarse_to_fine_sizes
 
 RNG = np.random.default_rng(0)
 
@@ -123,7 +124,7 @@ def test_replicate_padding_leaves_no_border_on_a_flat_image():
 def test_palette_start_is_the_photo_in_the_paintings_colours():
     photo = tf.constant(RNG.uniform(0.2, 0.6, size=(1, 12, 16, 3)), tf.float32)
     painting = tf.constant(RNG.uniform(0.3, 0.9, size=(1, 10, 10, 3)) * [1.0, 0.5, 0.2], tf.float32)
-    start = _initial_image(Config(init="palette"), photo.shape, photo, [painting], [1.0]).numpy().reshape(-1, 3)
+    start = initial_image(Config(init="palette"), photo.shape, photo, [painting], [1.0]).numpy().reshape(-1, 3)
     np.testing.assert_allclose(start.mean(0), painting.numpy().reshape(-1, 3).mean(0), atol=1e-3)
     assert np.corrcoef(start[:, 0], photo.numpy().reshape(-1, 3)[:, 0])[0, 1] > 0.9  # the photo's layout stays
 
@@ -143,7 +144,7 @@ def test_palette_start_of_several_styles():
     np.testing.assert_allclose(regions[0, :, :6], match_color_histogram(photo, red).numpy()[0, :, :6], atol=1e-6)
     np.testing.assert_allclose(regions[0, :, 6:], match_color_histogram(photo, blue).numpy()[0, :, 6:], atol=1e-6)
     with pytest.raises(ValueError, match="init='palette' needs a content and a style image"):
-        _initial_image(Config(init="palette"), photo.shape, None, [red], [1.0])
+        initial_image(Config(init="palette"), photo.shape, None, [red], [1.0])
 
 
 def test_sizes_grow_by_root_two():

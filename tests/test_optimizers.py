@@ -6,7 +6,8 @@ import scipy.optimize
 import tensorflow as tf
 
 from nst import Config
-from nst.optimizers import Recorder, run_lbfgs
+from nst.lbfgs import run_lbfgs
+from nst.recorder import Recorder, RunState
 
 # Rosenbrock's valley along the pixels, plus a pull that puts part of its minimum outside [0, 1].
 TARGET = tf.constant(np.random.default_rng(0).uniform(-0.5, 1.5, (1, 4, 5, 3)), tf.float32)
@@ -39,11 +40,11 @@ def test_lbfgs_takes_the_steps_of_scipys_minimize():
                             bounds=scipy.optimize.Bounds(0.0, 1.0), callback=on_step,
                             options={"maxiter": 8, "ftol": 0.0, "gtol": 0.0})
     config = Config(steps=8, tolerance=0.0)
-    record = Recorder(None, config, "")
+    record = Recorder(RunState(config))
     run_lbfgs(lambda x: as_terms(rosenbrock(x)), START, config, record)
     assert len(scipy_totals) == 9 and scipy_totals[-1] < scipy_totals[0] / 2
     # rel=1e-5: float32 sums round differently in the traced function than eagerly
-    assert [entry["total"] for entry in record.history] == pytest.approx(scipy_totals, rel=1e-5)
+    assert [entry["total"] for entry in record.state.history] == pytest.approx(scipy_totals, rel=1e-5)
 
 
 def test_lbfgs_says_why_it_ended_when_no_step_lowers_the_loss():
@@ -59,11 +60,11 @@ def test_lbfgs_says_why_it_ended_when_no_step_lowers_the_loss():
             rising.assign(1000.0)
 
     config = Config(steps=30, tolerance=0.0)
-    record = Recorder(callback, config, "")
+    record = Recorder(RunState(config), callback)
     run_lbfgs(loss_fn, START, config, record)
-    assert len(record.history) < 10 and min(record.totals) == record.totals[5]
-    assert record.stopped.startswith("L-BFGS-B found no lower loss")
+    assert len(record.state.history) < 10 and min(record.state.totals) == record.state.totals[5]
+    assert record.state.stopped.startswith("L-BFGS-B found no lower loss")
 
-    record = Recorder(None, config, "")
+    record = Recorder(RunState(config))
     run_lbfgs(lambda x: as_terms(rosenbrock(x)), START, config, record)
-    assert len(record.history) == 31 and record.stopped is None  # it ran its 30 steps
+    assert len(record.state.history) == 31 and record.state.stopped is None  # it ran its 30 steps

@@ -12,7 +12,9 @@ from nst import Config, load_image, memory, stylize
 from nst.cli import main
 from nst.progress import ProgressBar
 from nst.tiles import effective_weights, overlap, tile_grid, tile_layout, tiled_moments
-from nst.transfer import extractor_for, plan_for
+from nst.objective import extractor_for
+from nst.plan import Plan, plan_for
+from nst.recorder import RunState
 
 SMALL = Config(size=96, start_size=48, steps=8, tolerance=0.0)  # 64x96 tiled at 96 px; 32x48 whole
 
@@ -160,9 +162,12 @@ def test_the_cli_refuses_a_budget_too_small_in_one_line(tmp_path, content_path, 
 
 def test_the_progress_bar_counts_each_tile_for_its_share_of_the_size():
     bar = ProgressBar(file=io.StringIO(), mininterval=0)
-    bar.start([(32, 48), (64, 96)], 10)  # the second size costs 4 steps of the first per step
-    bar.start_tile(1, 2, 4)
+    # The second size costs 4 steps of the first per step; tiles of at most 56 px cut it in 2 x 2.
+    state = RunState(Config(steps=10), Plan([(32, 48), (64, 96)], [None, 56], [0.0, 0.0], 1))
+    bar.start(state)
+    state.start_size(1, 96)
+    state.tile, state.first_step = 2, 30  # the third tile started at step 30
     bar(30, {"total": 1.0}, tf.zeros((1, 48, 48, 3)))
     bar(35, {"total": 1.0}, tf.zeros((1, 48, 48, 3)))
-    assert bar.bar.n == pytest.approx(10 * (0.25 + 2 / 4) + 5 / 4)
-    assert "tile 3/4, step 5/10 at 96x64 (size 2 of 2)" in bar.bar.postfix
+    assert bar.n == pytest.approx(10 * (0.25 + 2 / 4) + 5 / 4)
+    assert "tile 3/4, step 5/10 at 96x64 (size 2 of 2)" in bar.postfix

@@ -7,12 +7,21 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from nst import Config, FeatureExtractor, ProgressBar, load_image, reconstruct_content, stylize, synthesize_style
+from nst import (Callback, Config, FeatureExtractor, ProgressBar, load_image, reconstruct_content, stylize,
+                 synthesize_style)
 from nst.losses import Functions, style_content_loss
-from nst.optimizers import TOLERANCE_WINDOW, Recorder
-from nst.transfer import coarse_to_fine_sizes, extractor_for, objective_for, style_targets_for
+from nst.objective import extractor_for, objective_for, style_targets_for
+from nst.plan import coarse_to_fine_sizes
+from nst.recorder import TOLERANCE_WINDOW, Recorder, RunState
 
 SMALL = Config(size=64, steps=5, precision="float32")
+
+
+class Terminal(io.StringIO):
+    """Where a progress bar is drawn in place, as in a terminal."""
+
+    def isatty(self) -> bool:
+        return True
 
 
 class CountingExtractor(FeatureExtractor):
@@ -49,20 +58,20 @@ def test_each_size_stops_once_the_loss_stops_falling():
         return {"content": total, "style": 0.0, "tv": 0.0, "total": total}
 
     image = tf.zeros((1, 4, 4, 3))
-    record = Recorder(callback=None, config=Config(tolerance=1e-3), inputs="")
-    record.start_size(4, 0)
+    record = Recorder(RunState(Config(tolerance=1e-3)))
+    record.state.start_size(0, 4)
     falling = [100.0 * 0.99 ** i for i in range(3 * TOLERANCE_WINDOW)]  # 1% a step: 10% per window
     assert not any(record(i, losses(total), image) for i, total in enumerate(falling))
     # Now 0.001% a step, 0.01% per window: the run stops once a whole window of it has been seen.
     flat = [falling[-1] * (1 - 1e-5) ** i for i in range(1, 2 * TOLERANCE_WINDOW)]
     stops = [record(len(falling) + i, losses(total), image) for i, total in enumerate(flat)]
     assert stops.index(True) == TOLERANCE_WINDOW - 1
-    assert record.stopped == f"the loss fell by less than 0.001 (relative) over the last {TOLERANCE_WINDOW} steps"
+    assert record.state.stopped == f"the loss fell by less than 0.001 (relative) over the last {TOLERANCE_WINDOW} steps"
     # A new size starts afresh: the steps count on, the stopping rule needs a new window.
-    record.start_size(8, 1)
-    assert record.stopped is None
-    assert not record(0, losses(1.0), image) and record.history[-1]["step"] == record.history[-2]["step"]
-    assert not Recorder(None, Config(tolerance=0.0), "")(0, losses(1.0), image)
+    record.state.start_size(1, 8)
+    assert record.state.stopped is None
+    assert not record(0, losses(1.0), image) and record.state.history[-1]["step"] == record.state.history[-2]["step"]
+    assert not Recorder(RunState(Config(tolerance=0.0)))(0, losses(1.0), image)
 
 
 def test_coarse_to_fine_continues_at_the_full_size(content_path, style_path):
@@ -70,32 +79,33 @@ def test_coarse_to_fine_continues_at_the_full_size(content_path, style_path):
     out = io.StringIO()
     bar = ProgressBar(file=out, mininterval=0)
     seen = []
-    result = stylize(content_path, style_path, config, callback=lambda *a: (bar(*a), seen.append(bar.bar.n)))
+    result = stylize(content_path, style_path, config, callback=lambda *a: (bar(*a), seen.append(bar.n)))
     assert [(e["size"], e["step"]) for e in result.history] == [(48, s) for s in range(5)] + [(96, s) for s in
                                                                                               range(4, 9)]
     assert result.image.shape == (1, 64, 96, 3)
     assert result.final["size"] == 96 and result.metrics()["steps"] == 8
     assert result.metrics()["sizes"] == [{"height": 32, "width": 48}, {"height": 64, "width": 96}]
-    assert bar.bar.total is None  # a plain function has no start(): the bar counted steps
+    assert bar.total is None  # a plain function has no start(): the bar counted steps
     assert seen == [e["step"] for e in result.history]
 
 
 def test_the_progress_bar_counts_work_across_sizes(content_path, style_path):
     """A step at 48 px costs a quarter of one at 96 px: the total is 4 · (1/4 + 1) full-size steps."""
     config = dataclasses.replace(SMALL, size=96, start_size=48, steps=4, tolerance=0.0, weights=None)
-    out = io.StringIO()
+    out = Terminal()
     bar = ProgressBar(desc="x", file=out, mininterval=0)
     done = []
 
-    class Recording:  # the bar, and what it has counted after each step
-        start = bar.start
+    class Recording(Callback):  # the bar, and what it has counted after each step
+        def start(self, state):
+            bar.start(state)
 
         def __call__(self, step, losses, image):
             bar(step, losses, image)
-            done.append(round(bar.bar.n, 6))
+            done.append(round(bar.n, 6))
 
     stylize(content_path, style_path, config, callback=Recording())
-    assert bar.bar.total == pytest.approx(5.0)
+    assert bar.total == pytest.approx(5.0)
     assert done == [0, 0.25, 0.5, 0.75, 1.0] + [1.0, 2.0, 3.0, 4.0, 5.0]
     text = out.getvalue().replace("\r", "\n")
     assert "step 3/4 at 48x32 (size 1 of 2)" in text and "x: 100%" in text and "step 4/4 at 96x64 (size 2 of 2)" in text
