@@ -46,6 +46,11 @@ def _names(node: ast.AST) -> set[str]:
             found.add(sub.id)
         elif isinstance(sub, ast.Attribute):
             found.add(sub.attr)
+            root = sub
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(sub.ctx, (ast.Store, ast.Del)) and isinstance(root, ast.Name):
+                found.add(f"{root.id}|{ast.unparse(sub)} =")  # an attribute set: patching, if root is a module
         elif isinstance(sub, ast.alias):
             found.update({sub.name.split(".")[0], sub.asname or sub.name.split(".")[0]})
         elif isinstance(sub, ast.ImportFrom) and sub.module:
@@ -98,35 +103,42 @@ def read(book: nbformat.NotebookNode, asked: set[str]) -> Answers:
         for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 bound.update(_imported(node))
-            elif isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+                for name in _imported(node):
+                    functions.pop(name, None)  # the last binding of a name is the one graded
+            origin = ""
+            if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
                 sources = {bound.get(name, "") for name in _names(node.value)}
                 origin = next((m for m in sources if m in LENT), "")
                 for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                     if isinstance(target, ast.Name):
                         bound[target.id] = origin
-                        if isinstance(node.value, ast.Lambda):
-                            functions[target.id] = node.value
-            elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                        functions.pop(target.id, None)
+                        if isinstance(node.value, (ast.Lambda, ast.Name, ast.Attribute)):
+                            functions[target.id] = node.value  # an alias reaches what it names
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 functions[node.name] = node
                 bound.pop(node.name, None)
-            if _kept(node):
+            if _kept(node) and not (isinstance(node, (ast.Assign, ast.AnnAssign)) and origin in LENT):
                 code.append((cell_number, ast.get_source_segment(cell.source, node) or ast.unparse(node)))
             elif not setup and (note := _tampering(cell_number, node)):
                 tampering.append(note)
     delegated, escapes = {}, {}
     for name in sorted(asked):
-        reached = _reach(name, functions, set())
+        reached = _reach(name, functions, asked - {name})
         nst = sorted(n for n in reached if bound.get(n) in LENT or n in LENT)
         if nst:
             delegated[name] = ", ".join(nst)
-        machinery = sorted(reached & ESCAPES | {n for n in reached if bound.get(n) not in (None, "", *ALLOWED, *LENT)})
+        patched = {n.split("|")[1] for n in reached if n.endswith(" =") and n.split("|")[0] in bound}
+        machinery = sorted(reached & ESCAPES | patched | {n for n in reached if "|" not in n
+                                                          and bound.get(n) not in (None, "", *ALLOWED, *LENT)})
         if machinery:
             escapes[name] = ", ".join(machinery)
     return Answers(code, delegated, escapes, tampering)
 
 
 def _reach(name: str, functions: dict[str, ast.AST], seen: set[str]) -> set[str]:
-    """The names ``name`` mentions, through the student's own functions it calls."""
+    """The names ``name`` mentions, through the student's own functions it calls but those in ``seen`` (the other
+    questions' functions: each is graded on its own, with nst's in its place)."""
     if name in seen:
         return set()
     seen.add(name)

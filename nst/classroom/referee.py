@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,8 +27,9 @@ from nst.classroom import answers as answers_module, assignment, runner, sandbox
 ANSWER_PROMPT = "_Type your answer here, replacing this text._"  # Otter's placeholder in a written answer cell
 
 
-class Stopped(Exception):
-    """The runner broke a limit or ended: the notebook gets 0."""
+class Stopped(BaseException):
+    """The runner broke a limit or ended: the notebook gets 0. Not an ``Exception``: the checks, which turn a
+    student's exceptions into messages, must let it through."""
 
 
 class Runner:
@@ -39,7 +41,7 @@ class Runner:
         script.parent.mkdir()
         scratch.mkdir()
         script.write_text(Path(runner.__file__).read_text())
-        self.timeout, self.memory_gb = timeout, memory_gb
+        self.timeout, self.memory_gb, self.refused = timeout, memory_gb, []  # refused: writes the sandbox stopped
         keras = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))  # VGG19's weights: read, never written
         environment = {"HOME": str(scratch), "TMPDIR": str(scratch), "TF_CPP_MIN_LOG_LEVEL": "3",
                        "KERAS_HOME": str(scratch / ".keras" if sandbox.available() else keras), "PATH": "/usr/bin:/bin"}
@@ -73,12 +75,15 @@ class Runner:
     def ask(self, request: dict):
         answer = self._ask(request)
         if "error" in answer:
+            if any(word in answer["message"] for word in ("Read-only file system", "Permission denied")):
+                self.refused.append(request["name"])
             raise runner.StudentError(answer["message"])
         return runner.decode(answer["ok"])
 
     def close(self) -> None:
+        """Ends the runner and everything it started: its process group (``sandbox.limits`` made it one)."""
         with contextlib.suppress(ProcessLookupError):
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait()
 
 
@@ -140,8 +145,8 @@ def grade(submission: Path, sources: Path, hidden: list[Path], timeout: float, m
         return {"scores": {}, "written": {}, "notes": [f"assignment '{name}' has no source notebook"], "graded": False}
     tests = assignment.tests(sources / f"{name}.ipynb")
     found = answers_module.read(book, {f for test in tests for f in test.asks})
-    notes = [f"tampering (not run): {note}" for note in found.tampering]
-    notes += [f"delegation: {f} uses nst's {what}: 0 for it" for f, what in sorted(found.delegated.items())]
+    notes = [f"tampering (not run): {note}" for note in dict.fromkeys(found.tampering)]
+    notes += [f"delegation: {f} hands its work to nst ({what}): 0 for it" for f, what in sorted(found.delegated.items())]
     notes += [f"tampering: {f} reaches for {what}: 0 for it" for f, what in sorted(found.escapes.items())]
     scores: dict[str, float] = {}
     reference = (Path(answers_module.__file__).parent.parent / "losses.py").read_text()
@@ -162,12 +167,12 @@ def grade(submission: Path, sources: Path, hidden: list[Path], timeout: float, m
                     namespace[test.function.split("(")[0][4:]](*[stand_in.get(f, _not_written) for f in test.asks])
                 except AssertionError:
                     continue
-                except Stopped:
-                    raise
                 except Exception as e:  # e.g. a result the check cannot read: a failed test, noted
                     notes.append(f"{test.question}: its check stopped at {_one_line(e)}")
                     continue
                 scores[test.question] += test.points
+            notes += [f"tampering: {name} tried to write outside its folder (refused)"
+                      for name in dict.fromkeys(process.refused)]
         except Stopped as e:
             return {"scores": {}, "written": written(book), "notes": notes + [str(e)], "graded": True}
     return {"scores": scores, "written": written(book), "notes": notes, "graded": True}
