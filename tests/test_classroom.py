@@ -6,7 +6,6 @@ Notebooks run in quick mode (NST_QUICK=1) with the real VGG19 weights.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import re
 import shutil
@@ -294,6 +293,14 @@ def test_student_version_holds_no_solution_and_no_hidden_test():
     assert "colab.research.google.com/github/nst-course/nst/blob/main/notebooks/assignments/student/" \
            "style_transfer.ipynb" in student.cells[0].source
     assert [c.source for c in student.cells if c.cell_type == "code"][0].startswith("# Setup.")
+
+
+def test_colab_setup_advises_on_the_gpu_before_installing_and_asks_for_a_restart_when_the_install_moved_a_package():
+    """A new Colab runtime loses what was installed: the GPU advice comes first. Otter's requirements can move a
+    package the kernel has loaded (ipywidgets, wrapt): the cell compares versions and stops with what to do."""
+    setup = next(c.source for c in nbformat.read(STUDENT, as_version=4).cells if c.cell_type == "code")
+    assert setup.index("Runtime > Change runtime type") < setup.index('"pip", "install"')
+    assert setup.index("before = ") < setup.index('"pip", "install"') < setup.index("Runtime > Restart session")
 
 
 def _run(path: Path, cwd: Path, kernel: str = "python3", timeout: int = 600) -> nbformat.NotebookNode:

@@ -260,6 +260,8 @@ def check_feature_model(feature_model: Callable, layers: tuple[str, ...] = ("blo
     """``feature_model(layers)(image)`` against ``nst.FeatureExtractor`` (float32) on a random image in [0, 1]."""
     image = tf.random.stateless_uniform(shape, seed=[seed, 3])
     report = _procedure("feature_model", feature_model, "model_report", list(layers), image)
+    if report["type"] == "NoneType":
+        raise AssertionError("not done yet: feature_model returns None; end it with `return ...` of the model")
     if not report["is_model"]:
         raise AssertionError(f"feature_model: it should return a keras.Model, got {report['type']}")
     if report["trainable"]:

@@ -146,7 +146,8 @@ def grade(submission: Path, sources: Path, hidden: list[Path], timeout: float, m
     tests = assignment.tests(sources / f"{name}.ipynb")
     found = answers_module.read(book, {f for test in tests for f in test.asks})
     notes = [f"tampering (not run): {note}" for note in dict.fromkeys(found.tampering)]
-    notes += [f"delegation: {f} hands its work to nst ({what}): 0 for it" for f, what in sorted(found.delegated.items())]
+    notes += [f"delegation: {f} hands its work to nst ({what}): 0 for it"
+              for f, what in sorted(found.delegated.items())]
     notes += [f"tampering: {f} reaches for {what}: 0 for it" for f, what in sorted(found.escapes.items())]
     scores: dict[str, float] = {}
     reference = (Path(answers_module.__file__).parent.parent / "losses.py").read_text()

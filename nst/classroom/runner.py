@@ -80,7 +80,7 @@ def checked_gram(gram_matrix: Callable) -> Callable:
 
 
 def model_report(feature_model: Callable, layers: list[str], image) -> dict:
-    """What ``feature_model(layers)`` built: its type, whether it has trainable weights, what it returns on ``image``."""
+    """What ``feature_model(layers)`` built: its type, whether it has trainable weights, its outputs for ``image``."""
     import keras
 
     model = feature_model(list(layers))
@@ -147,7 +147,7 @@ def encode(value):
 
 
 def decode(value):
-    """The inverse of ``encode``: tensors come back as ``tf.Tensor`` of their dtype; unknown objects as their type's name."""
+    """The inverse of ``encode``: tensors come back as ``tf.Tensor`` of their dtype, other objects as ``Unknown``."""
     if isinstance(value, list):
         return [decode(v) for v in value]
     if not isinstance(value, dict):
