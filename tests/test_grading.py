@@ -23,7 +23,7 @@ ASSIGNMENTS = ROOT / "notebooks" / "assignments"
 STUDENT = ASSIGNMENTS / "student" / "style_transfer.ipynb"
 SUBMISSIONS = ASSIGNMENTS / "submissions"
 CHECKS = ROOT / "nst" / "classroom" / "checks.py"
-TIMEOUT = 45  # seconds a call may run in the mixed run: the endless notebook waits this long
+TIMEOUT = 20  # seconds a call may run in the mixed run: the endless notebook waits this long
 
 PATCH_CHECKS = """from nst.classroom import checks
 for name in dir(checks):

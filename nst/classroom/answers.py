@@ -36,6 +36,7 @@ class Answers(NamedTuple):
     delegated: dict[str, str]  # function name -> what of nst it reaches
     escapes: dict[str, str]  # function name -> the machinery it reaches for
     tampering: list[str]  # notes on top-level statements that were not run
+    written: set[str]  # the functions asked whose body is more than the handed-out docstring and ...
 
 
 def _names(node: ast.AST) -> set[str]:
@@ -123,6 +124,8 @@ def read(book: nbformat.NotebookNode, asked: set[str]) -> Answers:
             elif not setup and (note := _tampering(cell_number, node)):
                 tampering.append(note)
     delegated, escapes = {}, {}
+    written = {name for name in asked & set(functions) if not _blank(functions[name])}
+    written |= {name for name in asked if bound.get(name)}  # imported or aliased: not blank
     for name in sorted(asked):
         reached = _reach(name, functions, asked - {name})
         nst = sorted(n for n in reached if bound.get(n) in LENT or n in LENT)
@@ -133,7 +136,14 @@ def read(book: nbformat.NotebookNode, asked: set[str]) -> Answers:
                                                           and bound.get(n) not in (None, "", *ALLOWED, *LENT)})
         if machinery:
             escapes[name] = ", ".join(machinery)
-    return Answers(code, delegated, escapes, tampering)
+    return Answers(code, delegated, escapes, tampering, written)
+
+
+def _blank(node: ast.AST) -> bool:
+    """A function whose body is only constants (a docstring, ``...``) or ``pass``: as handed out."""
+    body = getattr(node, "body", None)
+    return isinstance(body, list) and all(isinstance(s, ast.Pass) or isinstance(s, ast.Expr)
+                                          and isinstance(s.value, ast.Constant) for s in body)
 
 
 def _reach(name: str, functions: dict[str, ast.AST], seen: set[str]) -> set[str]:

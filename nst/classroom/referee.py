@@ -24,6 +24,7 @@ import nbformat
 
 from nst.classroom import answers as answers_module, assignment, runner, sandbox
 
+STARTUP = 120  # seconds the runner may take to start
 ANSWER_PROMPT = "_Type your answer here, replacing this text._"  # Otter's placeholder in a written answer cell
 
 
@@ -49,18 +50,20 @@ class Runner:
         self.process = subprocess.Popen(command, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=scratch,
                                         env=environment, preexec_fn=sandbox.limits(memory_gb))
-        self.loaded = self._ask({"code": code, "reference": reference})
+        # The start (TensorFlow's import, the definitions) gets at least STARTUP s: on a busy machine the
+        # import alone can take longer than a short --timeout.
+        self.loaded = self._ask({"code": code, "reference": reference}, max(timeout, STARTUP))
 
-    def _ask(self, request: dict) -> dict:
+    def _ask(self, request: dict, timeout: float | None = None) -> dict:
         try:
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
         except BrokenPipeError:
             raise self._ended() from None
-        ready, _, _ = select.select([self.process.stdout], [], [], self.timeout)
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout or self.timeout)
         if not ready:
             self.close()
-            raise Stopped(f"a call ran longer than {self.timeout:g} s: 0 for the notebook (grade it again with a "
+            raise Stopped(f"a call ran longer than {timeout or self.timeout:g} s: 0 for the notebook (grade it again with a "
                           f"larger --timeout)")
         line = self.process.stdout.readline()
         if not line:
@@ -152,12 +155,14 @@ def grade(submission: Path, sources: Path, hidden: list[Path], timeout: float, m
     scores: dict[str, float] = {}
     reference = (Path(answers_module.__file__).parent.parent / "losses.py").read_text()
     with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:
+        process, stand_in = None, {}
         try:
-            process = Runner(found.code, reference, Path(folder), hidden, timeout, memory_gb)
-            stack.callback(process.close)
-            notes += [f"failed: {note}" for note in process.loaded.get("failed", [])]
-            stand_in = {n: _not_written if n in process.loaded["not_done"] else Remote(process, n)
-                        for n in process.loaded["defined"]}
+            if found.written - set(found.delegated) - set(found.escapes):  # else nothing to run: no runner
+                process = Runner(found.code, reference, Path(folder), hidden, timeout, memory_gb)
+                stack.callback(process.close)
+                notes += [f"failed: {note}" for note in process.loaded.get("failed", [])]
+                stand_in = {n: _not_written if n in process.loaded["not_done"] else Remote(process, n)
+                            for n in process.loaded["defined"]}
             for test in tests:
                 scores.setdefault(test.question, 0.0)
                 if any(f in found.delegated or f in found.escapes for f in test.asks):
@@ -172,8 +177,8 @@ def grade(submission: Path, sources: Path, hidden: list[Path], timeout: float, m
                     notes.append(f"{test.question}: its check stopped at {_one_line(e)}")
                     continue
                 scores[test.question] += test.points
-            notes += [f"tampering: {name} tried to write outside its folder (refused)"
-                      for name in dict.fromkeys(process.refused)]
+            notes += [f"tampering: {function} tried to write outside its folder (refused)"
+                      for function in dict.fromkeys(process.refused if process else [])]
         except Stopped as e:
             return {"scores": {}, "written": written(book), "notes": notes + [str(e)], "graded": True}
     return {"scores": scores, "written": written(book), "notes": notes, "graded": True}
