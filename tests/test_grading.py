@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+
+from nst.classroom import sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSIGNMENTS = ROOT / "notebooks" / "assignments"
@@ -144,3 +147,34 @@ def test_the_run_lists_skipped_files_and_exits_1_for_the_unreadable_notebook(gra
     assert "skipped 1 files that are not notebooks: ann/feedback.pdf" in run.stdout
     assert f"graded {len(rows)} notebooks" in run.stdout and "1 could not be graded" in run.stdout
     assert len(rows) == len(list(SUBMISSIONS.glob("*.ipynb"))) + len(CHEATS)
+
+
+PROBE = f"""import json, socket
+def attempt(action):
+    try:
+        action()
+        return "done"
+    except Exception as e:
+        return type(e).__name__
+print(json.dumps({{
+    "network": attempt(lambda: socket.create_connection(("1.1.1.1", 53), timeout=5)),
+    "write into nst": attempt(lambda: open({str(CHECKS)!r}, "a")),
+    "write into the repository": attempt(lambda: open({str(ROOT / "README.md")!r}, "a")),
+    "import nst": attempt(lambda: __import__("nst")),
+    "write in its folder": attempt(lambda: open("scratch.txt", "w").write("x")),
+    "take 2 GB": attempt(lambda: bytearray(2 * 2**30)),
+}}))
+"""
+
+
+@pytest.mark.skipif(not sandbox.available(), reason="this machine refuses user namespaces: rlimits only")
+def test_the_sandbox_has_no_network_no_nst_no_writable_file_but_its_folder_and_a_memory_limit(tmp_path):
+    """What docs/teaching.md says of the runner's sandbox, tried by a script in the runner's place."""
+    probe, scratch = tmp_path / "probe.py", tmp_path / "scratch"
+    probe.write_text(PROBE)
+    scratch.mkdir()
+    run = subprocess.run(sandbox.command(probe, scratch, [ROOT / "nst"], {}), capture_output=True, text=True,
+                         preexec_fn=sandbox.limits(1.0), timeout=120)
+    assert json.loads(run.stdout) == {"network": "OSError", "write into nst": "FileNotFoundError",  # hidden
+                                      "write into the repository": "OSError", "import nst": "ModuleNotFoundError",
+                                      "write in its folder": "done", "take 2 GB": "MemoryError"}, run.stderr
