@@ -91,7 +91,7 @@ def _tampering(cell: int, node: ast.stmt) -> str | None:
 
 def read(book: nbformat.NotebookNode, asked: set[str]) -> Answers:
     """The definitions of a notebook and what the functions ``asked`` reach (see the module's docstring)."""
-    code, tampering, bound, functions = [], [], {}, {}
+    code, tampering, bound, functions, setup_cells = [], [], {}, {}, 0
     for cell_number, cell in enumerate(book.cells):
         if cell.cell_type != "code" or "otter_ignore" in cell.metadata.get("tags", []):
             continue
@@ -100,7 +100,8 @@ def read(book: nbformat.NotebookNode, asked: set[str]) -> Answers:
         except SyntaxError as e:
             tampering.append(f"cell {cell_number} is not Python ({e.msg}, line {e.lineno})")
             continue
-        setup = cell.source.startswith(SETUP_MARK)
+        setup = cell.source.startswith(SETUP_MARK) and setup_cells == 0  # only the first: the handed-out one
+        setup_cells += cell.source.startswith(SETUP_MARK)
         for node in tree.body:
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 bound.update(_imported(node))

@@ -7,6 +7,10 @@ message otherwise: "not done yet" while the body is still ``...``, else what is 
 classic mistake its numbers match (e.g. the Gram matrix not divided by H·W). Each question is
 checked on its own: while ``style_loss`` is checked, the ``gram_matrix`` it calls is nst's.
 
+When grading, the function a check is given is a stand-in (``nst.classroom.referee.Remote``) whose calls
+run in the student's sandboxed process; everything else a check computes, here, in the referee. The
+parts that build or run something of the student's (a model, a traced step) are ``runner``'s procedures.
+
 Closeness is relative, ``‖actual - expected‖ ≤ rtol · ‖expected‖``, with ``rtol`` set by the
 precision the student's function answers in: 1e-4 for float32, 3e-2 for bfloat16 or float16 (8 and
 11 bits of mantissa; sums of many rounded products). Every classic mistake is off by far more.

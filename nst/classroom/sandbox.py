@@ -1,7 +1,7 @@
 """The limits a student's functions run under while they are graded (``nst.classroom.runner``'s process).
 
 - **Time**: each call answers within ``--timeout`` seconds or the process is killed (the referee's clock).
-- **Memory**: ``RLIMIT_AS`` (``--memory`` GB of address space; TensorFlow with VGG19 needs about 6).
+- **Memory**: ``RLIMIT_AS``, ``--memory`` GB of address space (8 by default: TensorFlow with VGG19 runs within it).
 - **Files written**: ``RLIMIT_FSIZE`` 64 MB; no core dumps.
 - **Processes**: ``RLIMIT_NPROC``; ignored for root, so in a PID namespace too where available, which ends
   every process the student started when the runner ends.
