@@ -356,19 +356,22 @@ def test_student_version_runs_top_to_bottom_saying_not_done_yet(quick):
 # The grades themselves, with cheats among honest notebooks: tests/test_grading.py.
 
 
-def _grade(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "nst.classroom", "grade", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=300)
+def _grade(*args: str, capsys) -> tuple[int, str, str]:
+    """``python -m nst.classroom grade ARGS``, in this process: its exit status, stdout and stderr."""
+    with pytest.raises(SystemExit) as end:
+        grading.main(["grade", *args])
+    out, err = capsys.readouterr()
+    return end.value.code, out, err
 
 
-def test_grade_refuses_a_missing_folder_in_one_line(tmp_path):
-    run = _grade(str(tmp_path / "nope"), cwd=tmp_path)
-    assert run.returncode == 2 and run.stdout == ""
-    assert run.stderr.strip() == f"nst.classroom grade: {tmp_path / 'nope'} is not a folder"
+def test_grade_refuses_a_missing_folder_in_one_line(tmp_path, capsys):
+    status, out, err = _grade(str(tmp_path / "nope"), capsys=capsys)
+    assert status == 2 and out == ""
+    assert err.strip() == f"nst.classroom grade: {tmp_path / 'nope'} is not a folder"
 
 
 @pytest.mark.parametrize("output", ["a folder", "under a file"])
-def test_grade_checks_its_output_before_grading_anything(tmp_path, output):
+def test_grade_checks_its_output_before_grading_anything(tmp_path, output, capsys, monkeypatch):
     (tmp_path / "class").mkdir()
     shutil.copy(SUBMISSIONS / "correct.ipynb", tmp_path / "class")
     (tmp_path / "grades").mkdir()
@@ -377,9 +380,10 @@ def test_grade_checks_its_output_before_grading_anything(tmp_path, output):
                                            "grades/grades.csv"),
                     "under a file": ("file.txt/grades.csv", "-o file.txt/grades.csv: file.txt is a file, not a "
                                                             "folder")}[output]
-    run = _grade("class", "-o", path, cwd=tmp_path)
-    assert run.returncode == 2 and run.stdout == ""  # nothing graded
-    assert run.stderr.strip() == f"nst.classroom grade: {reason}"
+    monkeypatch.chdir(tmp_path)
+    status, out, err = _grade("class", "-o", path, capsys=capsys)
+    assert status == 2 and out == ""  # nothing graded
+    assert err.strip() == f"nst.classroom grade: {reason}"
     assert sorted(p.name for p in (tmp_path / "grades").iterdir()) == []
 
 
