@@ -6,9 +6,9 @@ Notebooks run in quick mode (NST_QUICK=1) with the real VGG19 weights.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -79,6 +79,49 @@ def _step(numpy=False, clip=True):
     return train_step
 
 
+def _step_with(gradient=lambda tape, terms, image: tape.gradient(terms["total"], image), update=None):
+    """A train_step with the gradient taken, or the update made, another way (students' wrong rules)."""
+    def train_step(image, optimizer, loss_fn):
+        with tf.GradientTape() as tape:
+            terms = loss_fn(image)
+            extra = terms["total"] + 0.1 * tf.reduce_sum(image)  # only some rules use it
+        grad = gradient(tape, terms | {"extra": extra}, image)
+        if update:
+            update(image, optimizer, grad)
+        else:
+            optimizer.apply_gradients([(grad, image)])
+        image.assign(tf.clip_by_value(image, 0.0, 1.0))
+        return terms
+    return train_step
+
+
+def _typo_step(image, optimizer, loss_fn):
+    with tf.GradientTape() as tape:
+        terms = loss_fn(image)
+    grad = tape.gradient(terms["totl"], image)
+    optimizer.apply_gradients([(grad, image)])
+    return terms
+
+
+def _content_over_features(features, targets):
+    return tf.add_n([tf.reduce_mean(tf.square(features[n] - targets[n])) for n in features]) / len(targets)
+
+
+def _style_over_weight_sum(features, targets, layer_weights=None):
+    return nst.style_loss(features, targets, layer_weights) / sum((layer_weights or {"": 1.0}).values())
+
+
+def _gram_of_targets_too():
+    """A style_loss that takes the Gram matrix of the targets too (they already are Gram matrices)."""
+    namespace = {"tf": tf, "nst": nst}
+    exec("gram_matrix = nst.gram_matrix\n"
+         "def style_loss(features, targets, layer_weights=None):\n"
+         "    weights = layer_weights or {n: 1 / len(targets) for n in targets}\n"
+         "    return tf.add_n([weights[n] * tf.reduce_mean(tf.square(gram_matrix(features[n]) - gram_matrix(t)))"
+         " for n, t in targets.items()])\n", namespace)
+    return namespace["style_loss"]
+
+
 def _swapped(image, features, content_targets, style_targets, content_weight, style_weight, tv_weight):
     terms = {"content": style_weight * nst.content_loss(features, content_targets) if content_targets else 0.0,
              "style": content_weight * nst.style_loss(features, style_targets) if style_targets else 0.0,
@@ -114,6 +157,29 @@ MISTAKES = {
         lambda: checks.check_style_loss(lambda f, t, w=None: nst.style_loss(f, t),
                                         layer_weights={"block1_conv1": 0.75, "block2_conv1": 0.25}),
         "it ignores layer_weights"),
+    "q7: the gradient of the whole dict": (
+        lambda: checks.check_train_step(_step_with(gradient=lambda tape, terms, image: tape.gradient(
+            {k: v for k, v in terms.items() if k != "extra"}, image))), "tape.gradient(terms, image)"),
+    "q7: plain gradient descent": (
+        lambda: checks.check_train_step(_step_with(update=lambda image, optimizer, grad: image.assign_sub(
+            0.1 * grad))), "plain gradient descent"),
+    "q7: another term under the tape": (
+        lambda: checks.check_train_step(_step_with(gradient=lambda tape, terms, image: tape.gradient(
+            terms["extra"], image))), "is something else under the tape"),
+    "q7: an error in the traced step shows the student's line": (
+        lambda: checks.check_train_step(_typo_step),
+        "train_step raised KeyError: 'totl' (in _typo_step, line "),
+    "content loss over features": (lambda: checks.check_content_loss(_content_over_features),
+                                   "it loops over features"),
+    "content loss: ½ Σ over layers": (
+        lambda: checks.check_content_loss(lambda f, t: 0.5 * tf.add_n(
+            [tf.reduce_mean(tf.square(f[n] - t[n])) for n in t])), "it halves the sum of the layers' losses"),
+    "style loss divided by the weights' sum": (
+        lambda: checks.check_style_loss(_style_over_weight_sum, layer_weights={"block1_conv1": 0.75,
+                                                                               "block2_conv1": 0.5}),
+        "it divides by the sum of the weights"),
+    "Gram matrix of the targets taken again": (lambda: checks.check_style_loss(_gram_of_targets_too()),
+                                              "the targets are already Gram matrices"),
     "no preprocessing": (
         lambda: checks.check_feature_model(lambda layers: _nst_feature_model(layers).vgg), "VGG19 expects"),
 }
@@ -229,6 +295,14 @@ def test_student_version_holds_no_solution_and_no_hidden_test():
     assert [c.source for c in student.cells if c.cell_type == "code"][0].startswith("# Setup.")
 
 
+def test_colab_setup_advises_on_the_gpu_before_installing_and_asks_for_a_restart_when_the_install_moved_a_package():
+    """A new Colab runtime loses what was installed: the GPU advice comes first. Otter's requirements can move a
+    package the kernel has loaded (ipywidgets, wrapt): the cell compares versions and stops with what to do."""
+    setup = next(c.source for c in nbformat.read(STUDENT, as_version=4).cells if c.cell_type == "code")
+    assert setup.index("Runtime > Change runtime type") < setup.index('"pip", "install"')
+    assert setup.index("before = ") < setup.index('"pip", "install"') < setup.index("Runtime > Restart session")
+
+
 def _run(path: Path, cwd: Path, kernel: str = "python3", timeout: int = 600) -> nbformat.NotebookNode:
     book = nbformat.read(path, as_version=4)
     NotebookClient(book, timeout=timeout, kernel_name=kernel, resources={"metadata": {"path": str(cwd)}}).execute()
@@ -279,38 +353,62 @@ def test_student_version_runs_top_to_bottom_saying_not_done_yet(quick):
 # -- grading ----------------------------------------------------------------------------------------------
 
 
-def test_grading_the_committed_submissions_gives_exactly_the_expected_scores(tmp_path):
-    out = tmp_path / "grades.csv"
-    run = subprocess.run([sys.executable, "-m", "nst.classroom", "grade", str(SUBMISSIONS), "-o", str(out)],
-                         capture_output=True, text=True, cwd=tmp_path, timeout=900)
-    assert run.returncode == 0, run.stderr[-2000:]
-    assert "graded 6 notebooks" in run.stdout
-    with open(out) as f, open(SUBMISSIONS / "expected.csv") as g:
-        assert list(csv.DictReader(f)) == list(csv.DictReader(g))
-    rows = {row["file"]: row for row in csv.DictReader(open(out))}
-    assert rows["correct.ipynb"]["total"] == "18" and rows["correct.ipynb"]["q8"] == "by hand"
-    assert rows["unreadable.ipynb"]["total"] == "0" and rows["unreadable.ipynb"]["note"].startswith("not a readable")
+# The grades themselves, with cheats among honest notebooks: tests/test_grading.py.
 
 
-def test_a_notebook_that_never_ends_gets_0_and_a_note_when_a_cell_passes_the_timeout(tmp_path):
-    book = nbformat.read(SUBMISSIONS / "correct.ipynb", as_version=4)
-    answer = next(c for c in book.cells if c.cell_type == "code" and "def total_variation_loss" in c.source)
-    answer.source += "\n\nimport time\nwhile True:  # a student's endless loop\n    time.sleep(1)"
+def _grade(*args: str, capsys) -> tuple[int, str, str]:
+    """``python -m nst.classroom grade ARGS``, in this process: its exit status, stdout and stderr."""
+    with pytest.raises(SystemExit) as end:
+        grading.main(["grade", *args])
+    out, err = capsys.readouterr()
+    return end.value.code, out, err
+
+
+def test_grade_refuses_a_missing_folder_in_one_line(tmp_path, capsys):
+    status, out, err = _grade(str(tmp_path / "nope"), capsys=capsys)
+    assert status == 2 and out == ""
+    assert err.strip() == f"nst.classroom grade: {tmp_path / 'nope'} is not a folder"
+
+
+@pytest.mark.parametrize("output", ["a folder", "under a file"])
+def test_grade_checks_its_output_before_grading_anything(tmp_path, output, capsys, monkeypatch):
     (tmp_path / "class").mkdir()
-    nbformat.write(book, tmp_path / "class" / "endless.ipynb")
-    run = subprocess.run([sys.executable, "-m", "nst.classroom", "grade", "class", "-o", "grades.csv",
-                          "--timeout", "20"], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    shutil.copy(SUBMISSIONS / "correct.ipynb", tmp_path / "class")
+    (tmp_path / "grades").mkdir()
+    (tmp_path / "file.txt").write_text("")
+    path, reason = {"a folder": ("grades", "-o grades is a folder: give the CSV's file name, e.g. -o "
+                                           "grades/grades.csv"),
+                    "under a file": ("file.txt/grades.csv", "-o file.txt/grades.csv: file.txt is a file, not a "
+                                                            "folder")}[output]
+    monkeypatch.chdir(tmp_path)
+    status, out, err = _grade("class", "-o", path, capsys=capsys)
+    assert status == 2 and out == ""  # nothing graded
+    assert err.strip() == f"nst.classroom grade: {reason}"
+    assert sorted(p.name for p in (tmp_path / "grades").iterdir()) == []
+
+
+def test_a_course_generates_its_student_version_from_a_private_source_the_same_bytes_every_time(tmp_path):
+    """The route for a course that keeps its solutions private: its own copy of the sources, generate pointed at it.
+
+    Nothing is written to the repository's student folder; two runs give the same bytes, the zip's too."""
+    private = tmp_path / "private"
+    private.mkdir()
+    book = nbformat.read(SOURCE, as_version=4)
+    book.cells[1].source = book.cells[1].source.replace("# Assignment:", "# Course 101 assignment:")
+    nbformat.write(book, private / SOURCE.name)
+    handed_out = {p: p.read_bytes() for p in (ASSIGNMENTS / "student").rglob("*") if p.is_file()}
+    run = subprocess.run([sys.executable, "-m", "nst.classroom", "generate", "--source", str(private), "--student",
+                          str(tmp_path / "a" / "student"), "--autograder", str(tmp_path / "a" / "zip")],
+                         capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
-    [row] = csv.DictReader(open(tmp_path / "grades.csv"))
-    assert row["total"] == "0" and row["note"] == "could not be run: a cell ran longer than 20 s (grade it again " \
-                                                  "with a larger --timeout)"
-
-
-def test_grade_refuses_a_missing_folder_in_one_line(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "nst.classroom", "grade", str(tmp_path / "nope")],
-                         capture_output=True, text=True, cwd=tmp_path)
-    assert run.returncode != 0
-    assert run.stderr.strip().splitlines()[-1] == f"nst.classroom grade: {tmp_path / 'nope'} is not a folder"
+    grading.generate(private, tmp_path / "b" / "student", tmp_path / "b" / "zip")
+    first = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert first == sorted(p.relative_to(tmp_path / "b") for p in (tmp_path / "b").rglob("*") if p.is_file())
+    assert Path("zip/style_transfer-autograder.zip") in first
+    for path in first:
+        assert (tmp_path / "a" / path).read_bytes() == (tmp_path / "b" / path).read_bytes(), path
+    assert "# Course 101 assignment:" in (tmp_path / "a" / "student" / SOURCE.name).read_text()
+    assert {p: p.read_bytes() for p in (ASSIGNMENTS / "student").rglob("*") if p.is_file()} == handed_out
 
 
 # -- as Colab sees it -------------------------------------------------------------------------------------

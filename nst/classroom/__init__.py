@@ -7,7 +7,20 @@
 - ``nst.classroom.checks``: what the tests call; expected values come from nst's own functions.
 
 In a student notebook, ``Extractor`` and ``functions`` hand the student's code to nst's own loop
-(``stylize(..., extractor=, functions=)``), and ``ready`` says what is still to write.
+(``stylize(..., extractor=, functions=)``), and ``ready`` says what is still to write. There, ``grader.check``
+runs the checks in the student's own kernel: feedback, not grades.
+
+How ``grade`` keeps the points out of a student's reach, per notebook:
+
+- a **referee** process (``referee``), started with ``python -I`` from a fresh private copy of nst and of the
+  sources, loads nst, the checks and the tests, and computes every expected value; no student code ever runs in it;
+- the notebook is never executed: its top-level definitions (``answers``) run in a **runner** process
+  (``runner``) that answers calls with results only, under limits (``sandbox``): time, memory, files; and where
+  Linux namespaces are allowed, no network, a read-only file system and no nst on disk;
+- a student's code can reach its own functions, TensorFlow, Keras and NumPy in its runner, and a scratch folder.
+  It cannot reach the referee, the checks, the tests, nst (a function that delegates to it scores 0 for its
+  question, with a note), another notebook, or the teacher's files: each notebook gets its own copies, nst's files
+  are compared byte for byte after each notebook (and put back where no sandbox stopped a write).
 """
 
 from __future__ import annotations

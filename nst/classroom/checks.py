@@ -7,6 +7,10 @@ message otherwise: "not done yet" while the body is still ``...``, else what is 
 classic mistake its numbers match (e.g. the Gram matrix not divided by H·W). Each question is
 checked on its own: while ``style_loss`` is checked, the ``gram_matrix`` it calls is nst's.
 
+When grading, the function a check is given is a stand-in (``nst.classroom.referee.Remote``) whose calls
+run in the student's sandboxed process; everything else a check computes, here, in the referee. The
+parts that build or run something of the student's (a model, a traced step) are ``runner``'s procedures.
+
 Closeness is relative, ``‖actual - expected‖ ≤ rtol · ‖expected‖``, with ``rtol`` set by the
 precision the student's function answers in: 1e-4 for float32, 3e-2 for bfloat16 or float16 (8 and
 11 bits of mantissa; sums of many rounded products). Every classic mistake is off by far more.
@@ -15,7 +19,6 @@ precision the student's function answers in: 1e-4 for float32, 3e-2 for bfloat16
 from __future__ import annotations
 
 import contextlib
-import dis
 import functools
 from typing import Callable
 
@@ -24,23 +27,12 @@ import numpy as np
 import tensorflow as tf
 
 from nst import losses
+from nst.classroom.runner import PROCEDURES, Unknown, checked_gram, describe, not_done, run_steps
 from nst.features import FeatureExtractor
 from nst.optimizers import adam_step
 
 RTOL = {"float32": 1e-4, "float64": 1e-4, "bfloat16": 3e-2, "float16": 3e-2}
-
-
-def not_done(fn) -> bool:
-    """True for a missing function or one whose body is still only a docstring and ``...``.
-
-    Such a body compiles to "return None" alone (``...`` is a constant expression, dropped).
-    """
-    if not callable(fn):
-        return True
-    if not hasattr(fn, "__code__"):
-        return False
-    ops = [(i.opname, i.argval) for i in dis.get_instructions(fn) if i.opname not in ("RESUME", "NOP", "CACHE")]
-    return ops in ([("LOAD_CONST", None), ("RETURN_VALUE", None)], [("RETURN_CONST", None)])
+__all__ = ["not_done", "relative_error"]  # and the check_… functions
 
 
 def _call(name: str, fn: Callable, *args, **kwargs):
@@ -50,17 +42,31 @@ def _call(name: str, fn: Callable, *args, **kwargs):
     try:
         result = fn(*args, **kwargs)
     except Exception as e:  # the student's bug: say which and where, not a traceback
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-        raise AssertionError(f"{name} raised {type(e).__name__}: {first}"[:400]) from None
+        raise AssertionError(f"{name} raised {describe(e)}"[:400]) from None
     if result is None:
         raise AssertionError(f"not done yet: {name} returns None; end it with `return ...` of the result")
     return result
+
+
+def _procedure(name: str, fn: Callable, procedure: str, *args):
+    """``runner.<procedure>(fn, *args)``, where the student's function runs (this process or, when grading,
+    the runner: ``fn.run``); the student's exception as one line."""
+    if not_done(fn):
+        raise AssertionError(f"not done yet: write the body of {name} (replace the ...)")
+    try:
+        return fn.run(procedure, *args) if hasattr(fn, "run") else PROCEDURES[procedure](fn, *args)
+    except Exception as e:
+        raise AssertionError(f"{name} raised {describe(e)}"[:400]) from None
 
 
 @contextlib.contextmanager
 def _isolated(fn: Callable, **references: Callable):
     """Within the block, the functions ``fn`` calls by these names are nst's: each question is graded on
     its own (a wrong ``gram_matrix`` costs its own points, not ``style_loss``'s too)."""
+    if hasattr(fn, "isolated"):  # a function in the runner: the runner swaps its own copies of nst's
+        with fn.isolated(*references):
+            yield
+        return
     names = getattr(fn, "__globals__", {})
     saved = {name: names[name] for name in references if name in names}
     names.update({name: ref for name, ref in references.items() if name in saved})
@@ -83,7 +89,8 @@ def relative_error(actual, expected) -> float:
 def _compare(name: str, actual, expected, mistakes: dict[str, tf.Tensor], what: str = "its result") -> None:
     """Pass if ``actual`` is ``expected``; else raise with the mistake whose value it matches, if any."""
     if not isinstance(actual, (tf.Tensor, tf.Variable, np.ndarray, float, int)):
-        raise AssertionError(f"{name}: {what} should be a tensor, got {type(actual).__name__}")
+        kind = actual.name if isinstance(actual, Unknown) else type(actual).__name__
+        raise AssertionError(f"{name}: {what} should be a tensor, got {kind}")
     actual = tf.convert_to_tensor(actual)
     if not actual.dtype.is_floating:
         raise AssertionError(f"{name}: {what} should be a float tensor, got {actual.dtype.name}")
@@ -137,17 +144,37 @@ def check_gram_matrix(gram_matrix: Callable, shape: tuple[int, int, int, int] = 
 # -- q2 ---------------------------------------------------------------------------------------------------
 
 
+EXTRA = "block5_conv4"  # in features, in no targets: nst's features hold every layer its model reads
+
+
 def _layer_pairs(shapes: dict[str, tuple[int, ...]], seed: int) -> tuple[dict, dict]:
-    features = {name: _features(shape, seed + i) for i, (name, shape) in enumerate(shapes.items())}
+    """Features and targets for the layers of ``shapes``; features also hold ``EXTRA``, first, so that a loss
+    that loops over features (or zips the two dicts) shows it."""
+    batch = next(iter(shapes.values()))[0]
+    features = {EXTRA: _features((batch, 2, 2, 4), seed + 50)}
+    features |= {name: _features(shape, seed + i) for i, (name, shape) in enumerate(shapes.items())}
     targets = {name: _features(shape, seed + 100 + i) for i, (name, shape) in enumerate(shapes.items())}
     return features, targets
 
 
+def _call_over_targets(name: str, fn: Callable, *args):
+    """``_call``, saying so when the function looped over ``features`` rather than ``targets``."""
+    try:
+        return _call(name, fn, *args)
+    except AssertionError as e:
+        if "KeyError" in str(e) and EXTRA in str(e):
+            raise AssertionError(f"{name}: it loops over features, which hold every layer the model reads "
+                                 f"({EXTRA} here): loop over targets, the layers this loss compares, and take "
+                                 f"features[name] for each") from None
+        raise
+
+
 def check_content_loss(content_loss: Callable, shapes: dict[str, tuple[int, ...]] | None = None, seed: int = 0) -> None:
     """``content_loss(features, targets)`` over the layers of ``shapes`` against ``nst.content_loss``."""
-    shapes = shapes or {"block4_conv2": (1, 4, 4, 8), "block5_conv2": (1, 2, 2, 8)}
+    # three layers: ½ Σ (the paper's factor on a sum) and 1/L Σ agree for two
+    shapes = shapes or {"block3_conv1": (1, 6, 6, 4), "block4_conv2": (1, 4, 4, 8), "block5_conv2": (1, 2, 2, 8)}
     features, targets = _layer_pairs(shapes, seed)
-    actual = _call("content_loss", content_loss, features, targets)
+    actual = _call_over_targets("content_loss", content_loss, features, targets)
     expected = losses.content_loss(features, targets)
     per_layer = [tf.square(features[name] - targets[name]) for name in targets]
     mistakes = {
@@ -155,6 +182,8 @@ def check_content_loss(content_loss: Callable, shapes: dict[str, tuple[int, ...]
         "layer's size": tf.add_n([tf.reduce_sum(d) for d in per_layer]) / len(per_layer),
         "it has the paper's factor ½: nst's content loss is the plain mean of the squared differences": expected / 2,
         "it adds up the layers' losses: average them (divide by the number of layers)": expected * len(per_layer),
+        "it halves the sum of the layers' losses: average them (divide by the number of layers L)":
+            expected * len(per_layer) / 2,
         "it takes absolute differences: square them": tf.add_n(
             [tf.reduce_mean(tf.abs(features[n] - targets[n])) for n in targets]) / len(per_layer),
     }
@@ -170,12 +199,12 @@ def check_style_loss(style_loss: Callable, shapes: dict[str, tuple[int, ...]] | 
     shapes = shapes or {"block1_conv1": (1, 8, 8, 4), "block2_conv1": (1, 4, 4, 6)}
     features, style_features = _layer_pairs(shapes, seed)
     targets = {name: losses.gram_matrix(f) for name, f in style_features.items()}  # A_l
-    with _isolated(style_loss, gram_matrix=losses.gram_matrix):
-        actual = _call("style_loss", style_loss, features, targets, layer_weights)
+    with _isolated(style_loss, gram_matrix=checked_gram(losses.gram_matrix)):
+        actual = _call_over_targets("style_loss", style_loss, features, targets, layer_weights)
     expected = losses.style_loss(features, targets, layer_weights)
     n = len(targets)
     weights = layer_weights or {name: 1.0 / n for name in targets}
-    grams = {name: losses.gram_matrix(f) for name, f in features.items()}
+    grams = {name: losses.gram_matrix(features[name]) for name in targets}
 
     def total(per_layer: Callable[[str], tf.Tensor], w: dict[str, float]) -> tf.Tensor:
         return tf.add_n([w[name] * per_layer(name) for name in targets])
@@ -187,6 +216,8 @@ def check_style_loss(style_loss: Callable, shapes: dict[str, tuple[int, ...]] | 
             lambda name: tf.reduce_mean(tf.square(grams[name] - targets[name])), {name: 1.0 for name in targets}),
         "it sums the squared differences of the Gram matrices: take their mean": total(
             lambda name: tf.reduce_sum(tf.square(grams[name] - targets[name])), weights),
+        "it divides by the sum of the weights: multiply each layer's loss by its w_l as given (they need not add "
+        "up to 1)": expected / sum(weights.values()),
     }
     _compare("style_loss", actual, expected, mistakes)
 
@@ -231,16 +262,18 @@ def _reference(layers: tuple[str, ...]) -> FeatureExtractor:
 def check_feature_model(feature_model: Callable, layers: tuple[str, ...] = ("block1_conv1", "block3_conv1"),
                         shape: tuple[int, int, int, int] = (1, 32, 32, 3), seed: int = 0) -> None:
     """``feature_model(layers)(image)`` against ``nst.FeatureExtractor`` (float32) on a random image in [0, 1]."""
-    model = _call("feature_model", feature_model, list(layers))
-    if not isinstance(model, keras.Model):
-        raise AssertionError(f"feature_model: it should return a keras.Model, got {type(model).__name__}")
-    if model.trainable_weights:
+    image = tf.random.stateless_uniform(shape, seed=[seed, 3])
+    report = _procedure("feature_model", feature_model, "model_report", list(layers), image)
+    if report["type"] == "NoneType":
+        raise AssertionError("not done yet: feature_model returns None; end it with `return ...` of the model")
+    if not report["is_model"]:
+        raise AssertionError(f"feature_model: it should return a keras.Model, got {report['type']}")
+    if report["trainable"]:
         raise AssertionError("feature_model: its weights are trainable: freeze VGG19 (vgg.trainable = False); only "
                              "the image is optimised")
-    image = tf.random.stateless_uniform(shape, seed=[seed, 3])
-    outputs = _call("the model feature_model returns", model, image)
-    if not isinstance(outputs, dict):
-        raise AssertionError(f"feature_model: its model returns a {type(outputs).__name__}: build it with "
+    outputs = report["outputs"]
+    if outputs is None:
+        raise AssertionError(f"feature_model: its model returns a {report['outputs_type']}: build it with "
                              f"outputs={{name: vgg.get_layer(name).output for name in layers}} to return a dict")
     if sorted(outputs) != sorted(layers):
         raise AssertionError(f"feature_model: its model returns the layers {sorted(outputs)}, "
@@ -318,8 +351,29 @@ def check_style_content_loss(style_content_loss: Callable, seed: int = 0, weight
 # -- q7 ---------------------------------------------------------------------------------------------------
 
 
-def _adam(learning_rate: float) -> keras.optimizers.Adam:
-    return keras.optimizers.Adam(learning_rate, beta_1=0.99, epsilon=0.1)  # nst.optimizers.run_adam's
+def _sgd_step(image: tf.Variable, optimizer, loss_fn) -> dict[str, tf.Tensor]:
+    """A classic mistake: plain gradient descent at the optimizer's rate, not Adam's update."""
+    with tf.GradientTape() as tape:
+        terms = loss_fn(image)
+    image.assign(tf.clip_by_value(image - optimizer.learning_rate * tape.gradient(terms["total"], image), 0.0, 1.0))
+    return terms
+
+
+def _dict_gradient_step(image: tf.Variable, optimizer, loss_fn) -> dict[str, tf.Tensor]:
+    """A classic mistake: ``tape.gradient(terms, image)``, the gradient of the sum of every entry, total included."""
+    with tf.GradientTape() as tape:
+        terms = loss_fn(image)
+    optimizer.apply_gradients([(tape.gradient(terms, image), image)])
+    image.assign(tf.clip_by_value(image, 0.0, 1.0))
+    return terms
+
+
+STEP_MISTAKES = {
+    "it takes tape.gradient(terms, image), the gradient of every entry of the dict added up (the total counted "
+    "twice): take tape.gradient(terms[\"total\"], image)": _dict_gradient_step,
+    "it moves the image by plain gradient descent: let the optimizer apply the gradient, "
+    "optimizer.apply_gradients([(grad, image)])": _sgd_step,
+}
 
 
 def check_train_step(train_step: Callable, shape: tuple[int, int, int, int] = (1, 6, 6, 3), steps: int = 3,
@@ -327,40 +381,25 @@ def check_train_step(train_step: Callable, shape: tuple[int, int, int, int] = (1
     """``steps`` traced calls of ``train_step(image, optimizer, loss_fn)`` against ``nst.optimizers.adam_step``.
 
     The loss pulls every pixel away from the middle grey towards a target outside [0, 1], so a step
-    that does not clip shows it.
+    that does not clip shows it. A wrong result is diagnosed in the order students go wrong: NumPy in
+    the traced step, no update, a rising loss, no clipping, the terms returned not those before the update,
+    then the update rule (the gradient of the whole dict, plain gradient descent, another gradient).
     """
-    if not_done(train_step):
-        raise AssertionError("not done yet: write the body of train_step (replace the ...)")
-
-    def loss_fn(image: tf.Tensor) -> dict[str, tf.Tensor]:
-        total = 100.0 * tf.reduce_mean(tf.square(image - target))
-        return {"content": total, "style": tf.constant(0.0), "tv": tf.constant(0.0), "total": total}
-
     start = tf.random.stateless_uniform(shape, seed=[seed, 6])
     target = start + tf.where(start > 0.5, 1.0, -1.0)
-    results = {}
-    for who, step in (("student", train_step), ("nst", adam_step)):
-        image, optimizer = tf.Variable(start), _adam(0.1)
-        optimizer.build([image])
-        traced = tf.function(lambda: step(image, optimizer, loss_fn))  # as nst runs it: traced, no NumPy values
-        totals = []
-        for _ in range(steps):
-            try:
-                terms = traced()
-            except Exception as e:
-                text = str(e)
-                if any(word in text for word in ("numpy", "NumPy", "symbolic", "__array__", "EagerTensor")):
-                    raise AssertionError("train_step: it uses NumPy (np.… or .numpy()) inside the step; nst runs the "
-                                         "step traced by tf.function, where tensors have no values yet: use tf "
-                                         "operations only (tf.clip_by_value, tape.gradient)") from None
-                first = text.strip().splitlines()[0] if text.strip() else ""
-                raise AssertionError(f"train_step raised {type(e).__name__}: {first}"[:400]) from None
-            if not isinstance(terms, dict) or "total" not in terms:
-                raise AssertionError("train_step: it should return the dict of loss terms that loss_fn(image) gave "
-                                     "(before the update)")
-            totals.append(float(terms["total"]))
-        results[who] = image.value(), totals
-    (image, totals), (expected, expected_totals) = results["student"], results["nst"]
+    try:
+        result = _procedure("train_step", train_step, "run_steps", start, target, steps)
+    except AssertionError as e:
+        if any(word in str(e) for word in ("numpy", "NumPy", "symbolic", "__array__", "EagerTensor")):
+            raise AssertionError("train_step: it uses NumPy (np.… or .numpy()) inside the step; nst runs the "
+                                 "step traced by tf.function, where tensors have no values yet: use tf "
+                                 "operations only (tf.clip_by_value, tape.gradient)") from None
+        raise
+    if result["returned"] != "dict":
+        raise AssertionError(f"train_step: it returns a {result['returned']}: return the dict of loss terms that "
+                             f"loss_fn(image) gave (before the update)")
+    image, totals = result["image"], result["totals"]
+    expected = run_steps(adam_step, start, target, steps)
     if float(tf.reduce_min(image)) < 0 or float(tf.reduce_max(image)) > 1:
         raise AssertionError("train_step: pixels left [0, 1]: clip them after the update, "
                              "image.assign(tf.clip_by_value(image, 0.0, 1.0))")
@@ -369,7 +408,18 @@ def check_train_step(train_step: Callable, shape: tuple[int, int, int, int] = (1
                              "optimizer.apply_gradients([(grad, image)])")
     if totals[-1] > totals[0]:
         raise AssertionError("train_step: the loss rose: apply the gradient itself, Adam subtracts it (no minus sign)")
-    if relative_error(tf.constant(totals), tf.constant(expected_totals)) > 1e-4:
-        raise AssertionError("train_step: the losses it returns are not those of the image before each update: "
+    if abs(totals[0] - expected["totals"][0]) > 1e-4 * abs(expected["totals"][0]):
+        raise AssertionError("train_step: the losses it returns are not those of the image before the update: "
                              "compute terms = loss_fn(image) inside the tape, then update, then return terms")
-    _compare("train_step", image, expected, {}, what="the image after the steps")
+    if relative_error(image, expected["image"]) <= _rtol(image):
+        if relative_error(tf.constant(totals), tf.constant(expected["totals"])) > 1e-4:
+            raise AssertionError("train_step: the losses it returns are not those of the image before each "
+                                 "update: compute terms = loss_fn(image) inside the tape, then update, then "
+                                 "return terms")
+        return
+    for message, step in STEP_MISTAKES.items():
+        if relative_error(image, run_steps(step, start, target, steps)["image"]) <= _rtol(image):
+            raise AssertionError(f"train_step: {message}")
+    raise AssertionError("train_step: the image after the steps is not Adam's update with the gradient of "
+                         "terms[\"total\"]: is something else under the tape (another term, a second loss_fn call) "
+                         "or applied twice?")
