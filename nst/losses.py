@@ -25,8 +25,7 @@ from typing import Callable, NamedTuple
 
 import tensorflow as tf
 
-from nst.config import TUTORIAL
-
+# This module imports no other part of nst: the grader's sandboxed runner loads it alone (nst.classroom.runner).
 COVARIANCE_EPSILON = 1e-3  # added to feature covariances: keeps their square roots differentiable
 
 
@@ -215,7 +214,7 @@ TV_LOSSES = {"l1": total_variation_loss, "l2": smoothness_loss}
 def style_content_loss(image: tf.Tensor, features: dict[str, tf.Tensor],
                        content_targets: dict[str, tf.Tensor], style_targets: dict[str, tf.Tensor] | list[Region],
                        content_weight: float, style_weight: float, tv_weight: float, *,
-                       style_distance: str = TUTORIAL.style_loss, tv_norm: str = TUTORIAL.tv_norm,
+                       style_distance: str = "gram", tv_norm: str = "l1",
                        layer_weights: dict[str, float] | None = None, per_image: bool = False) -> dict[str, tf.Tensor]:
     """The weighted terms and their sum: ``{"content", "style", "tv", "total"}``.
 
@@ -223,7 +222,7 @@ def style_content_loss(image: tf.Tensor, features: dict[str, tf.Tensor],
     to each returned term. A term with weight 0 (or no targets) is 0. ``style_targets`` is one target
     per layer, or a list of ``Region``s (``regional_style_loss``). The keywords choose the terms
     (``Config.style_loss``, ``Config.tv_norm``, ``Config.style_layer_weights``); their defaults are the
-    tutorial's objective.
+    tutorial's objective, ``nst.config.TUTORIAL``'s (tests/test_losses.py keeps them so).
     """
     zero = tf.zeros(tf.shape(image)[:1]) if per_image else tf.constant(0.0)
     distance, tv = STYLE_DISTANCES[style_distance], TV_LOSSES[tv_norm]
