@@ -28,3 +28,11 @@ __all__ = [
     "smoothness_loss", "LiveView", "ProgressBar", "plot_losses", "Result", "Snapshot", "reconstruct_content",
     "stylize", "synthesize_style", "WeightsError",
 ]
+
+
+def __getattr__(name: str):  # nst.stylize_video, nst.VideoResult: OpenCV and ffmpeg (nst[video]) load on first use
+    if name in ("stylize_video", "VideoResult"):
+        from nst.video import load
+
+        return getattr(load("clip"), name)
+    raise AttributeError(f"module 'nst' has no attribute '{name}'")

@@ -1,0 +1,166 @@
+"""Stylising a clip frame by frame without flicker (Ruder, Dosovitskiy and Brox, GCPR 2016).
+
+The first frame is made like a still. Each later frame t starts from stylised frame t-1 warped to it by
+the optical flow (``nst.video.flow``), the pixels the mask drops taken from content frame t, and adds the
+temporal loss to Gatys et al.'s: the image is pulled towards the warped frame wherever the flows agree,
+so strokes stay put on the things they paint instead of being redrawn at random every frame.
+
+Frames stream through: only frame t-1 (content and stylised) is held, each stylised frame is written as it
+ends, and a run started again skips the frames already written and goes on from the first one missing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from nst.config import Config
+from nst.features import FeatureExtractor
+from nst.images import save_image, write_atomically
+from nst.transfer import ImageLike, device_name, extractor_for, stylize, versions
+from nst.video.flow import consistency_mask, optical_flow, temporal_loss, warp, warping_error
+from nst.video.frames import Clip, open_clip
+
+# γ of the temporal loss, for images in [0, 1] and nst's default weights (content 3e4, style 3e3): chosen
+# on benchmarks/video.py's clips, where it halves the warping error without raising the style distance
+# past 1.2x that of frames stylised on their own (docs/video.md).
+TEMPORAL_WEIGHT = 1e10
+METRICS = "metrics.json"  # in the output folder, beside the frames
+
+
+@dataclass
+class VideoResult:
+    """What a clip produced: its frames' files, in order, and the per-frame metrics."""
+
+    frames: list[Path]  # the stylised frames written so far, in order
+    metrics: dict  # as in OUTPUT/metrics.json: settings, and per frame its losses, steps, time, warping error
+    interrupted: bool = False  # stopped (Ctrl-C) during a frame: that frame was not written; run again to go on
+    error: str | None = None  # why a frame's run failed (its loss became NaN or Inf): that frame was not written
+
+    @property
+    def warping_error(self) -> float | None:
+        """The mean over frames 2.. of their temporal warping error (``nst.video.flow.warping_error``)."""
+        errors = [f["warping_error"] for f in self.metrics["frames"] if f["warping_error"] is not None]
+        return float(np.mean(errors)) if errors else None
+
+
+@dataclass
+class Previous:
+    """Frame t-1: the content frame and the stylised frame as written (so a resumed run sees the same)."""
+
+    content: np.ndarray  # (H, W, 3) in [0, 1]
+    stylised: np.ndarray  # (H, W, 3) in [0, 1], 8-bit values
+
+
+def _read_back(path: Path) -> np.ndarray:
+    return np.asarray(Image.open(path).convert("RGB"), np.float32) / 255.0  # (H, W, 3)
+
+
+@dataclass
+class Motion:
+    """How frame t-1 maps onto frame t."""
+
+    backward: np.ndarray  # (H, W, 2) the flow from frame t to frame t-1
+    mask: np.ndarray  # (H, W) the consistency weights c: 1 where stylised frame t-1 carries over
+    warped: np.ndarray  # (H, W, 3) stylised frame t-1 warped to frame t
+
+    def start(self, frame: np.ndarray) -> np.ndarray:
+        """Frame t's starting image: the warped frame where the mask keeps it, content frame t where it does not
+        (disoccluded pixels, motion boundaries)."""
+        return self.mask[..., None] * self.warped + (1.0 - self.mask[..., None]) * frame
+
+    def term(self, weight: float) -> Callable[[tf.Tensor], tf.Tensor]:
+        """The weighted temporal loss of an image ``(1, H, W, 3)``, for ``stylize(terms=...)``."""
+        warped, mask = tf.constant(self.warped[None]), tf.constant(self.mask[None, ..., None])  # (1, H, W, 3|1)
+        return lambda image: weight * temporal_loss(image, warped, mask)
+
+
+def motion(frame: np.ndarray, previous: Previous) -> Motion:
+    """The flows between content frames t-1 and t in both directions, the mask and the warped stylised frame."""
+    forward, backward = optical_flow(previous.content, frame), optical_flow(frame, previous.content)
+    return Motion(backward, consistency_mask(forward, backward), warp(previous.stylised, backward))
+
+
+def _frame_entry(index: int, result, seconds: float, error: float | None) -> dict:
+    final = result.final
+    return {"frame": index + 1, "steps": result.history[-1]["step"], "seconds": round(seconds, 3),
+            **{name: final[name] for name in ("content", "style", "tv", "total")},
+            "temporal": final.get("temporal", 0.0), "warping_error": error, "stopped": result.stopped}
+
+
+def _metrics(clip: Clip, style, config: Config, later: Config, temporal_weight: float, frames: list[dict]) -> dict:
+    return {"frames_total": len(clip.names), "fps": clip.fps, "size": {"height": clip.size[0], "width": clip.size[1]},
+            "style": [str(s) for s in style] if isinstance(style, list) else str(style),
+            "temporal_weight": temporal_weight, "config": dataclasses.asdict(config),
+            "later_frames": {"steps": later.steps, "start_size": later.start_size},
+            "device": device_name(), "versions": versions(), "seconds": round(sum(f["seconds"] for f in frames), 3),
+            "frames": frames}
+
+
+def _finished(output: Path, clip: Clip) -> list[dict]:
+    """The metrics of the frames already written (a resumed run), from the first one on until one is missing."""
+    record = output / METRICS
+    frames = json.loads(record.read_text())["frames"] if record.exists() else []
+    done = next((i for i, name in enumerate(clip.names) if not (output / name).exists()), len(clip.names))
+    return frames[:done] if len(frames) >= done else []  # frames without their metrics are made again
+
+
+def stylize_video(frames: str | os.PathLike | Sequence[np.ndarray], style: ImageLike | list[ImageLike],
+                  output: str | os.PathLike, config: Config = Config(), temporal_weight: float = TEMPORAL_WEIGHT,
+                  later_steps: int | None = None, callback: Callable | None = None,
+                  extractor: FeatureExtractor | None = None) -> VideoResult:
+    """Stylise a clip into the folder ``output``: one PNG per frame and ``metrics.json``.
+
+    ``frames`` is a video file (anything ffmpeg reads), a folder of frames (sorted by name), or a sequence
+    of arrays ``(H, W, 3)``; frames are read at long side ``config.size``. The first frame is ``stylize``
+    with ``config``; each later frame runs ``later_steps`` steps (default: a third of ``config.steps``) at
+    its full size only (``start_size=0``: coarse-to-fine would blur the warm start), from the warped
+    previous frame, with the temporal loss weighted by ``temporal_weight`` (0: frames are independent, but
+    still warm-started). Frames already in ``output`` are kept and the run goes on from the first missing.
+
+    ``callback(step, losses, image)`` is called after each step of each frame; ``callback.start_frame(index,
+    count)`` (if it has one) before each frame and ``callback.end_frame(index, entry)`` after it.
+    """
+    clip = open_clip(frames, config.size)
+    output = Path(output)
+    later = dataclasses.replace(config, start_size=0, steps=max(1, config.steps // 3) if later_steps is None
+                                else later_steps)
+    extractor = extractor_for(config, extractor=extractor)
+    entries = _finished(output, clip)
+    written = [output / name for name in clip.names[:len(entries)]]
+    previous = None
+    for index, frame in enumerate(clip.read() if len(entries) < len(clip.names) else ()):
+        if index < len(entries) - 1:
+            continue
+        if index == len(entries) - 1:  # the last frame written: the next one starts from it
+            previous = Previous(frame, _read_back(written[-1]))
+            continue
+        if hasattr(callback, "start_frame"):
+            callback.start_frame(index, len(clip.names))
+        started = time.perf_counter()
+        moved = None if previous is None else motion(frame, previous)
+        result = stylize(frame, style, config if moved is None else later, callback=callback, extractor=extractor,
+                         start=None if moved is None else moved.start(frame),
+                         terms=None if moved is None else {"temporal": moved.term(temporal_weight)})
+        if result.interrupted or result.error:
+            return VideoResult(written, _metrics(clip, style, config, later, temporal_weight, entries),
+                               result.interrupted, result.error)
+        written.append(save_image(result.image, output / clip.names[index]))
+        stylised = _read_back(written[-1])
+        error = None if moved is None else warping_error(stylised, previous.stylised, moved.backward, moved.mask)
+        entries.append(_frame_entry(index, result, time.perf_counter() - started, error))
+        record = _metrics(clip, style, config, later, temporal_weight, entries)
+        write_atomically(output / METRICS, lambda f: f.write(json.dumps(record, indent=1).encode()))
+        if hasattr(callback, "end_frame"):
+            callback.end_frame(index, entries[-1])
+        previous = Previous(frame, stylised)
+    return VideoResult(written, _metrics(clip, style, config, later, temporal_weight, entries))
