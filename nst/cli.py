@@ -29,6 +29,7 @@ from nst.snapshot import Snapshot
 from nst.batch import stylize_batch
 from nst.optimizers import NonFiniteLoss
 from nst.memory import Plan, resolve_budget
+from nst.video import is_video, run_video  # video (issue 24): needs no OpenCV or ffmpeg until a clip is run
 from nst.transfer import Result, coarse_to_fine_sizes, extractor_for, plan_for, seconds_per_step, stylize
 from nst.weights import WeightsError
 
@@ -82,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true",
                         help="continue from OUTPUT.snapshot.npz, saved on Ctrl-C, SIGTERM and every --save-every "
                              "steps; --steps and --tolerance may change, the other settings come from the snapshot")
+    # video (nst.video, issue 24): a folder of frames taken as one clip; a video file is one without the flag
+    parser.add_argument("--video", action="store_true", help="with a folder of frames (sorted by name): stylise "
+                        "them as one clip, without flicker (Ruder et al. 2016); a video file is always a clip")
     parser.add_argument("--config", help="start from a Config saved as JSON; flags override its values")
     parser.add_argument("--preset", choices=list(PRESETS), help="start from a named set of settings; flags override "
                         "them. tutorial: the objective of the TensorFlow tutorial (Gram matrices, max pooling, "
@@ -306,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with warnings.catch_warnings():  # restores the warnings machinery when main returns
             warnings.showwarning = _note
+            if args.video or (args.content and is_video(args.content)):  # video (nst.video, issue 24)
+                return run_video(args)
             return _main(args)
     finally:
         for signum, handler in handlers.items():

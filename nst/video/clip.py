@@ -37,6 +37,12 @@ TEMPORAL_WEIGHT = 1e10
 METRICS = "metrics.json"  # in the output folder, beside the frames
 
 
+def later_frames(config: Config, steps: int | None = None) -> Config:
+    """The settings of the frames after the first: ``steps`` (default a third of ``config.steps``: they start
+    close to their result) at the full size only (coarse-to-fine would blur the warm start)."""
+    return dataclasses.replace(config, start_size=0, steps=max(1, config.steps // 3) if steps is None else steps)
+
+
 @dataclass
 class VideoResult:
     """What a clip produced: its frames' files, in order, and the per-frame metrics."""
@@ -114,7 +120,7 @@ def _finished(output: Path, clip: Clip) -> list[dict]:
     return frames[:done] if len(frames) >= done else []  # frames without their metrics are made again
 
 
-def stylize_video(frames: str | os.PathLike | Sequence[np.ndarray], style: ImageLike | list[ImageLike],
+def stylize_video(frames: str | os.PathLike | Sequence[np.ndarray] | Clip, style: ImageLike | list[ImageLike],
                   output: str | os.PathLike, config: Config = Config(), temporal_weight: float = TEMPORAL_WEIGHT,
                   later_steps: int | None = None, callback: Callable | None = None,
                   extractor: FeatureExtractor | None = None) -> VideoResult:
@@ -122,8 +128,7 @@ def stylize_video(frames: str | os.PathLike | Sequence[np.ndarray], style: Image
 
     ``frames`` is a video file (anything ffmpeg reads), a folder of frames (sorted by name), or a sequence
     of arrays ``(H, W, 3)``; frames are read at long side ``config.size``. The first frame is ``stylize``
-    with ``config``; each later frame runs ``later_steps`` steps (default: a third of ``config.steps``) at
-    its full size only (``start_size=0``: coarse-to-fine would blur the warm start), from the warped
+    with ``config``; each later frame runs with ``later_frames(config, later_steps)``, from the warped
     previous frame, with the temporal loss weighted by ``temporal_weight`` (0: frames are independent, but
     still warm-started). Frames already in ``output`` are kept and the run goes on from the first missing.
 
@@ -132,8 +137,7 @@ def stylize_video(frames: str | os.PathLike | Sequence[np.ndarray], style: Image
     """
     clip = open_clip(frames, config.size)
     output = Path(output)
-    later = dataclasses.replace(config, start_size=0, steps=max(1, config.steps // 3) if later_steps is None
-                                else later_steps)
+    later = later_frames(config, later_steps)
     extractor = extractor_for(config, extractor=extractor)
     entries = _finished(output, clip)
     written = [output / name for name in clip.names[:len(entries)]]

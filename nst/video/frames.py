@@ -114,8 +114,11 @@ def array_clip(frames: Sequence[np.ndarray], size: int | None) -> Clip:
     return Clip(names, shape, None, None, lambda: (_resized(frame, size) for frame in frames))
 
 
-def open_clip(source: str | os.PathLike | Sequence[np.ndarray], size: int | None) -> Clip:
-    """A video file, a folder of frames, or a sequence of arrays, read at long side ``size``."""
+def open_clip(source: str | os.PathLike | Sequence[np.ndarray] | Clip, size: int | None) -> Clip:
+    """A video file, a folder of frames, or a sequence of arrays, read at long side ``size`` (a ``Clip``
+    opened before is returned as it is)."""
+    if isinstance(source, Clip):
+        return source
     if not isinstance(source, (str, os.PathLike)):
         return array_clip(source, size)
     path = Path(source)
@@ -133,7 +136,9 @@ def write_video(frames: Sequence[Path], output: Path, fps: float, audio: Path | 
     partial = output.with_name(f".{output.name}.partial{output.suffix}")
     try:
         writer = imageio_ffmpeg.write_frames(
-            str(partial), (width, height), fps=fps, codec=codec, pix_fmt_out=pixel_format, macro_block_size=2,
+            str(partial), (width, height), fps=fps, codec=codec, pix_fmt_out=pixel_format, macro_block_size=1,
+            # 4:2:0 chroma needs even sides: ffmpeg pads an odd one with a copy of the edge row or column
+            output_params=["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"] if pixel_format == "yuv420p" else [],
             audio_path=str(audio) if audio and audio_codec else None, audio_codec=audio_codec,
             ffmpeg_log_level="error")
         writer.send(None)  # starts ffmpeg
