@@ -137,7 +137,7 @@ def write_video(frames: Sequence[Path], output: Path, fps: float, audio: Path | 
     try:
         writer = imageio_ffmpeg.write_frames(
             str(partial), (width, height), fps=fps, codec=codec, pix_fmt_out=pixel_format, macro_block_size=1,
-            # 4:2:0 chroma needs even sides: ffmpeg pads an odd one with a copy of the edge row or column
+            # 4:2:0 chroma needs even sides: ffmpeg pads an odd one with a black row or column
             output_params=["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"] if pixel_format == "yuv420p" else [],
             audio_path=str(audio) if audio and audio_codec else None, audio_codec=audio_codec,
             ffmpeg_log_level="error")
