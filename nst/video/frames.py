@@ -54,6 +54,14 @@ def _checked_size(height: int, width: int, size: int | None, what: str) -> tuple
     return height, width
 
 
+# What ffmpeg's error says, and the line the user gets: the first match wins, else ffmpeg's own last line.
+FFMPEG_ERRORS = (("Invalid data found", "is not a video file ffmpeg can read"),
+                 ("no decoder found", "has a video codec this ffmpeg cannot decode"),
+                 ("unknown codec", "has a video codec this ffmpeg cannot decode"),
+                 ("does not contain any stream", "has no video frames"),
+                 ("matches no streams", "has no video frames"))
+
+
 def video_clip(path: Path, size: int | None) -> Clip:
     """A video file: its frame count (ffmpeg decodes it once to count), frame rate and audio track."""
     try:
@@ -61,11 +69,13 @@ def video_clip(path: Path, size: int | None) -> Clip:
         meta = next(reader)
         reader.close()
         count = imageio_ffmpeg.count_frames_and_secs(str(path))[0]
-    except (OSError, RuntimeError, StopIteration) as e:
-        reason = str(e).strip().splitlines()[-1] if str(e).strip() else "no video stream"
-        raise ValueError(f"'{path}' could not be read as a video ({reason})") from None
+    except (OSError, RuntimeError) as e:
+        message = str(e).strip()
+        fallback = f"could not be read as a video ({message.splitlines()[-1] if message else 'ffmpeg failed'})"
+        reason = next((why for clue, why in FFMPEG_ERRORS if clue in message), fallback)
+        raise ValueError(f"'{path}' {reason}") from None
     if not count:
-        raise ValueError(f"'{path}' has no frames")
+        raise ValueError(f"'{path}' has no video frames")
     width, height = meta["size"]
     shape = _checked_size(height, width, size, f"'{path}'")
 
