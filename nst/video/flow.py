@@ -74,8 +74,8 @@ def consistency_mask(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
     boundary = gradient > BOUNDARY_RATIO * squared(backward) + BOUNDARY_SLACK
     points = _sample_points(backward)
     height, width = backward.shape[:2]
-    outside = ((points[..., 0] < 0) | (points[..., 0] > width - 1) | (points[..., 1] < 0)
-               | (points[..., 1] > height - 1))
+    outside = ((points[..., 0] < -0.5) | (points[..., 0] > width - 0.5) | (points[..., 1] < -0.5)
+               | (points[..., 1] > height - 0.5))  # more than half a pixel beyond frame t-1's edge pixels
     return (~(disoccluded | boundary | outside)).astype(np.float32)
 
 
