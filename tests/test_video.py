@@ -1,6 +1,7 @@
 """Video (nst.video, Ruder et al. 2016): the flow, the mask and the temporal loss on clips with known
 motion, resuming a clip, the command line's bad inputs and its output video."""
 
+import dataclasses
 import json
 import re
 import subprocess
@@ -119,6 +120,15 @@ def test_a_clip_resumed_mid_way_equals_one_never_stopped(tmp_path, pan, style_pa
     assert [f["frame"] for f in record["frames"]] == [1, 2, 3, 4]
     assert record["frames"][0]["warping_error"] is None and record["frames"][3]["warping_error"] > 0
     assert record["frames"][1]["steps"] == 2  # later frames: a third of config.steps
+
+
+def test_a_clip_is_not_resumed_with_other_settings(tmp_path, pan, style_path):
+    config = Config(size=SIDE, steps=3, start_size=0, weights=None, precision="float32")
+    stylize_video(pan[:1], style_path, tmp_path, config)
+    with pytest.raises(ValueError, match="holds frames made with another temporal weight"):
+        stylize_video(pan[:2], style_path, tmp_path, config, temporal_weight=1.0)
+    with pytest.raises(ValueError, match="holds frames made with another config"):
+        stylize_video(pan[:2], style_path, tmp_path, dataclasses.replace(config, steps=4))
 
 
 # --- the command line ----------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from PIL import Image
 from nst.config import Config
 from nst.features import FeatureExtractor
 from nst.images import save_image, write_atomically
+from nst.snapshot import fingerprint
 from nst.transfer import ImageLike, device_name, extractor_for, stylize, versions
 from nst.video.flow import consistency_mask, optical_flow, temporal_loss, warp, warping_error
 from nst.video.frames import Clip, open_clip
@@ -103,21 +104,33 @@ def _frame_entry(index: int, result, seconds: float, error: float | None) -> dic
             "temporal": final.get("temporal", 0.0), "warping_error": error, "stopped": result.stopped}
 
 
-def _metrics(clip: Clip, style, config: Config, later: Config, temporal_weight: float, frames: list[dict]) -> dict:
-    return {"frames_total": len(clip.names), "fps": clip.fps, "size": {"height": clip.size[0], "width": clip.size[1]},
-            "style": [str(s) for s in style] if isinstance(style, list) else str(style),
-            "temporal_weight": temporal_weight, "config": dataclasses.asdict(config),
-            "later_frames": {"steps": later.steps, "start_size": later.start_size},
-            "device": device_name(), "versions": versions(), "seconds": round(sum(f["seconds"] for f in frames), 3),
-            "frames": frames}
+def _settings(style, config: Config, later: Config, temporal_weight: float) -> dict:
+    """What the frames of one clip must share, as ``metrics.json`` holds it (JSON types: tuples are lists)."""
+    styles = style if isinstance(style, list) else [style]
+    return json.loads(json.dumps({
+        "style": [str(s) if isinstance(s, (str, os.PathLike)) else f"pixels {fingerprint(s)}" for s in styles],
+        "temporal_weight": temporal_weight, "config": dataclasses.asdict(config),
+        "later_frames": {"steps": later.steps, "start_size": later.start_size}}))
 
 
-def _finished(output: Path, clip: Clip) -> list[dict]:
-    """The metrics of the frames already written (a resumed run), from the first one on until one is missing."""
-    record = output / METRICS
-    frames = json.loads(record.read_text())["frames"] if record.exists() else []
+def _metrics(clip: Clip, settings: dict, frames: list[dict]) -> dict:
+    return {**settings, "frames_total": len(clip.names), "fps": clip.fps,
+            "size": {"height": clip.size[0], "width": clip.size[1]}, "device": device_name(), "versions": versions(),
+            "seconds": round(sum(f["seconds"] for f in frames), 3), "frames": frames}
+
+
+def _finished(output: Path, clip: Clip, settings: dict) -> list[dict]:
+    """The metrics of the frames already written (a resumed run), from the first one on until one is missing.
+
+    Raises ``ValueError`` if they were made with other ``settings`` (``_metrics``' first keys): a clip of
+    two styles or two step counts would flicker where they meet."""
+    record = json.loads((output / METRICS).read_text()) if (output / METRICS).exists() else {"frames": []}
     done = next((i for i, name in enumerate(clip.names) if not (output / name).exists()), len(clip.names))
-    return frames[:done] if len(frames) >= done else []  # frames without their metrics are made again
+    changed = [key for key, value in settings.items() if record["frames"] and record.get(key) != value]
+    if done and changed:
+        raise ValueError(f"'{output}' holds frames made with another {changed[0].replace('_', ' ')}; give another "
+                         f"output, or delete it to start afresh")
+    return record["frames"][:done] if len(record["frames"]) >= done else []  # frames without metrics are made again
 
 
 def stylize_video(frames: str | os.PathLike | Sequence[np.ndarray] | Clip, style: ImageLike | list[ImageLike],
@@ -139,7 +152,8 @@ def stylize_video(frames: str | os.PathLike | Sequence[np.ndarray] | Clip, style
     output = Path(output)
     later = later_frames(config, later_steps)
     extractor = extractor_for(config, extractor=extractor)
-    entries = _finished(output, clip)
+    settings = _settings(style, config, later, temporal_weight)
+    entries = _finished(output, clip, settings)
     written = [output / name for name in clip.names[:len(entries)]]
     previous = None
     for index, frame in enumerate(clip.read() if len(entries) < len(clip.names) else ()):
@@ -156,15 +170,15 @@ def stylize_video(frames: str | os.PathLike | Sequence[np.ndarray] | Clip, style
                          start=None if moved is None else moved.start(frame),
                          terms=None if moved is None else {"temporal": moved.term(temporal_weight)})
         if result.interrupted or result.error:
-            return VideoResult(written, _metrics(clip, style, config, later, temporal_weight, entries),
+            return VideoResult(written, _metrics(clip, settings, entries),
                                result.interrupted, result.error)
         written.append(save_image(result.image, output / clip.names[index]))
         stylised = _read_back(written[-1])
         error = None if moved is None else warping_error(stylised, previous.stylised, moved.backward, moved.mask)
         entries.append(_frame_entry(index, result, time.perf_counter() - started, error))
-        record = _metrics(clip, style, config, later, temporal_weight, entries)
+        record = _metrics(clip, settings, entries)
         write_atomically(output / METRICS, lambda f: f.write(json.dumps(record, indent=1).encode()))
         if hasattr(callback, "end_frame"):
             callback.end_frame(index, entries[-1])
         previous = Previous(frame, stylised)
-    return VideoResult(written, _metrics(clip, style, config, later, temporal_weight, entries))
+    return VideoResult(written, _metrics(clip, settings, entries))
