@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -46,7 +48,7 @@ ZOOM = 0.98  # each frame shows this fraction of the one before, on each side
 def pan(size: int, frames: int) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """Frames, and for each frame t >= 1 the true flow from t to t-1 and the true mask."""
     shift = max(1, size // 64)
-    photo = load_image(CONTENT / "china.jpg", size + shift * frames).numpy()[0]
+    photo = load_image(CONTENT / "china.jpg", 2 * size).numpy()[0]  # landscape: 2 size wide, 1.33 size high
     top = (photo.shape[0] - size) // 2
     clip = [photo[top:top + size, shift * t:shift * t + size] for t in range(frames)]
     flow = np.zeros((size, size, 2), np.float32)
@@ -77,7 +79,7 @@ def crossing(size: int, frames: int) -> tuple[list[np.ndarray], list[np.ndarray]
     """A square patch moving right over a still background: the background behind it is uncovered."""
     background = load_image(CONTENT / "china.jpg", size).numpy()[0][:, :size]
     side, step = size // 4, max(1, size // 32)
-    patch = load_image(CONTENT / "coffee.jpg", side).numpy()[0][:side, :side]
+    patch = load_image(CONTENT / "coffee.jpg", 2 * side).numpy()[0][:side, side // 2:side // 2 + side]
     top = (background.shape[0] - side) // 2
     clip, flows, masks = [], [], []
     for t in range(frames):
@@ -143,6 +145,22 @@ def summary(method: dict, baseline: dict | None) -> dict:
     return out
 
 
+def table(record: dict) -> str:
+    """One row per clip and method: the means over frames, and the ratios to the independent frames."""
+    lines = ["| clip | method | warping error (true flow) | warping error (DIS) | style loss | seconds | "
+             "slowest later frame / first | vs independent: warping error (true, DIS) | worst style ratio | time |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for clip, entry in record["clips"].items():
+        for method, s in entry["summary"].items():
+            ratios = s.get("vs_independent")
+            compared = ("| | | |" if ratios is None else
+                        f"| {ratios['warping_error_true']:.2f}x, {ratios['warping_error_dis']:.2f}x "
+                        f"| {ratios['style_worst_frame']:.2f}x | {ratios['seconds']:.2f}x |")
+            lines.append(f"| {clip} | {method} | {s['warping_error_true']:.2e} | {s['warping_error_dis']:.2e} | "
+                         f"{s['style']:.3g} | {s['seconds']:.0f} | {s['later_over_first']:.2f} {compared}")
+    return "\n".join(lines)
+
+
 def sheet(rows: list[list[np.ndarray]], path: Path) -> None:
     """The frames in rows, one picture."""
     picture = np.concatenate([np.concatenate(row, axis=1) for row in rows], axis=0)
@@ -162,7 +180,9 @@ def main() -> None:
     args = parser.parse_args()
     config = nst.Config(size=args.size, steps=args.steps, start_size=0)
     extractor = extractor_for(config)
-    record = {"device": device_name(), "versions": versions(), "config": dataclasses.asdict(config),
+    # The load average says how much else ran: times on a shared machine are only comparable within one record.
+    record = {"command": "python " + " ".join(sys.argv), "device": device_name(), "versions": versions(),
+              "load_average_at_start": os.getloadavg(), "config": dataclasses.asdict(config),
               "frames": args.frames, "clips": {}}
     for name in args.clips:
         clip, flows, masks = CLIPS[name](args.size, args.frames)
@@ -183,8 +203,10 @@ def main() -> None:
                                              for m, v in methods.items()}}
         sheet(rows, ROOT / "docs" / "video" / f"{name}{args.tag}.jpg")
         print(name, json.dumps(record["clips"][name]["summary"], indent=1), flush=True)
+    record["load_average_at_end"] = os.getloadavg()
     out = ROOT / "benchmarks" / "results" / f"video{args.tag}.json"
     out.write_text(json.dumps(record, indent=1))
+    print(table(record))
 
 
 if __name__ == "__main__":
