@@ -207,3 +207,18 @@ def test_the_command_line_writes_an_mp4_at_the_same_rate_with_the_audio(tmp_path
     assert "saved" in capsys.readouterr().err
     assert main([str(clip), str(style_path), "-o", str(output), "--size", "64", "--steps", "3"]) == 0
     assert "finished before; skipped" in capsys.readouterr().err
+
+
+def test_a_folder_of_frames_with_video_is_one_clip_and_resumes(tmp_path, pan, style_path, capsys):
+    """With the real ImageNet weights: 3 frames of 64 px; the second run finds them all made."""
+    frames, output = tmp_path / "frames", tmp_path / "out"
+    frames.mkdir()
+    for index, frame in enumerate(pan[:3]):
+        Image.fromarray(np.round(frame * 255).astype(np.uint8)).save(frames / f"f{index}.jpg")
+    args = [str(frames), str(style_path), "-o", str(output), "--video", "--size", "64", "--steps", "3"]
+    assert main(args) == 0
+    assert sorted(p.name for p in output.iterdir()) == ["f0.png", "f1.png", "f2.png", "metrics.json"]
+    made = (output / "f2.png").stat().st_mtime_ns
+    capsys.readouterr()
+    assert main(args) == 0 and (output / "f2.png").stat().st_mtime_ns == made
+    assert "has all 3 frames: finished before; skipped" in capsys.readouterr().err

@@ -89,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
         config = config_from_args(args)
         clip = open_clip(content, config.size)  # decoded and checked before the network loads
         done = sum((folder / name).exists() for name in clip.names)
+        if done == len(clip.names) and output == folder:
+            print(f"nst: note: {output} has all {done} frames: finished before; skipped", file=sys.stderr)
+            return 0
         bar = FrameBar(clip, done, config.steps, later_frames(config).steps)
         try:
             result = stylize_video(clip, styles, folder, config, callback=bar)
