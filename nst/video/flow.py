@@ -24,9 +24,9 @@ def optical_flow(source: np.ndarray, target: np.ndarray) -> np.ndarray:
 
     DIS (Kroeger et al., ECCV 2016, OpenCV's ``DISOpticalFlow``, preset medium) runs on the CPU with no
     weights. Measured at 640x360 on this project's shared 2-core CPU (AMD EPYC, OpenCV 5.1, load average 6):
-    44 ms a flow (median of 10; 30 to 70 ms), and 48 ms more for the mask and a warp, so the two flows of a
-    frame and its mask cost about 0.14 s, next to seconds or minutes of optimisation. The paper used
-    DeepFlow and EpicFlow, tens of seconds a frame. DIS works on grey levels.
+    44 ms a flow (median of 10 runs on a photo, the fastest 30 ms), and 48 ms for the mask and a warp, so
+    the two flows of a frame and its mask cost about 0.14 s, next to seconds or minutes of optimisation.
+    The paper used DeepFlow and EpicFlow, tens of seconds a frame. DIS works on grey levels.
     """
     grey = [cv2.cvtColor(to_uint8(image), cv2.COLOR_RGB2GRAY) for image in (source, target)]
     dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
