@@ -202,11 +202,10 @@ def main() -> None:
                                  "summary": {m: summary(v, None if m == "independent" else base)
                                              for m, v in methods.items()}}
         sheet(rows, ROOT / "docs" / "video" / f"{name}{args.tag}.jpg")
-        print(name, json.dumps(record["clips"][name]["summary"], indent=1), flush=True)
-    record["load_average_at_end"] = os.getloadavg()
-    out = ROOT / "benchmarks" / "results" / f"video{args.tag}.json"
-    out.write_text(json.dumps(record, indent=1))
-    print(table(record))
+        record["load_average_at_end"] = os.getloadavg()
+        out = ROOT / "benchmarks" / "results" / f"video{args.tag}.json"
+        out.write_text(json.dumps(record, indent=1))  # after each clip: a long run stopped keeps what it did
+        print(table(record), flush=True)
 
 
 if __name__ == "__main__":
