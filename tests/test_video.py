@@ -2,10 +2,12 @@
 motion, resuming a clip, the command line's bad inputs and its output video."""
 
 import dataclasses
+import importlib.util
 import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
@@ -16,6 +18,8 @@ from PIL import Image
 from nst import Config, load_image, stylize_video
 from nst.cli import main
 from nst.video.flow import consistency_mask, optical_flow, temporal_loss, warp, warping_error
+
+ROOT = Path(__file__).resolve().parent.parent
 
 SHIFT = 2  # px a frame: the pan's crop moves right, so its content moves left
 SIDE, FRAMES, FPS = 64, 8, 8
@@ -222,3 +226,15 @@ def test_a_folder_of_frames_with_video_is_one_clip_and_resumes(tmp_path, pan, st
     capsys.readouterr()
     assert main(args) == 0 and (output / "f2.png").stat().st_mtime_ns == made
     assert "has all 3 frames: finished before; skipped" in capsys.readouterr().err
+
+
+def test_the_benchmark_table_is_quoted_as_measured():
+    """``benchmarks/video.py``'s table, from its record, stands in docs/video.md row by row."""
+    spec = importlib.util.spec_from_file_location("video_benchmark", ROOT / "benchmarks" / "video.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    record = json.loads((ROOT / "benchmarks" / "results" / "video.json").read_text())
+    page = (ROOT / "docs" / "video.md").read_text()
+    assert set(record["clips"]) == {"pan", "zoom", "crossing"} and record["frames"] >= 8
+    for row in benchmark.table(record).splitlines()[2:]:
+        assert row in page
