@@ -146,18 +146,25 @@ def summary(method: dict, baseline: dict | None) -> dict:
 
 
 def table(record: dict) -> str:
-    """One row per clip and method: the means over frames, and the ratios to the independent frames."""
+    """One row per clip and method: the means over frames, the times, and the ratios to the independent frames.
+    "later / first" is the slowest later frame over the first; "later / independent" the mean later frame over
+    the mean independent frame, steadier on a shared machine, where the first frame's time alone varies."""
     lines = ["| clip | method | warping error (true flow) | warping error (DIS) | style loss | seconds | "
-             "slowest later frame / first | vs independent: warping error (true, DIS) | worst style ratio | time |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "later / first | later / independent | vs independent: warping error (true, DIS) | worst style ratio "
+             "| time |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for clip, entry in record["clips"].items():
+        independent = entry["methods"].get("independent")
         for method, s in entry["summary"].items():
             ratios = s.get("vs_independent")
             compared = ("| | | |" if ratios is None else
-                        f"| {ratios['warping_error_true']:.2f}x, {ratios['warping_error_dis']:.2f}x "
+                        f"| {ratios['warping_error_true']:.3f}x, {ratios['warping_error_dis']:.3f}x "
                         f"| {ratios['style_worst_frame']:.2f}x | {ratios['seconds']:.2f}x |")
+            later = [f["seconds"] for f in entry["methods"][method]["frames"][1:]]
+            per_frame = ("" if independent is None or method == "independent" else
+                         f"{np.mean(later) / np.mean([f['seconds'] for f in independent['frames']]):.2f}")
             lines.append(f"| {clip} | {method} | {s['warping_error_true']:.2e} | {s['warping_error_dis']:.2e} | "
-                         f"{s['style']:.3g} | {s['seconds']:.0f} | {s['later_over_first']:.2f} {compared}")
+                         f"{s['style']:.3g} | {s['seconds']:.0f} | {s['later_over_first']:.2f} | {per_frame} "
+                         f"{compared}")
     return "\n".join(lines)
 
 
