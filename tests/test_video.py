@@ -176,6 +176,7 @@ def bad_clips(tmp_path, pan, content_path):
     (["{content}", "{style}", "-o", "{tmp}/out", "--video"], "is a single image; --video takes a video file"),
     (["{tmp}/good.mp4", "{style}", "-o", "{tmp}/out.png"], "must end in .mp4, .mov, .webm, .gif"),
     (["{tmp}/good.mp4", "{style}", "-o", "{tmp}/out.mp4", "--mask", "{content}"], "are for stills"),
+    (["{tmp}/good.mp4", "{tmp}/text.mp4", "-o", "{tmp}/out.mp4"], "text.mp4' is not an image"),
 ])
 def test_bad_video_input_gets_one_line_and_exit_code_2(bad_clips, content_path, style_path, capsys, args, message):
     args = [a.format(tmp=bad_clips, content=content_path, style=style_path) for a in args]

@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from nst.cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, config_from_args
-from nst.images import SAVE_FORMATS, write_atomically
+from nst.images import SAVE_FORMATS, load_image, write_atomically
 from nst.video import is_video
 from nst.video.clip import METRICS, later_frames, stylize_video
 from nst.video.frames import ENCODINGS, Clip, open_clip, write_video
@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
             return 0
         config = config_from_args(args)
         clip = open_clip(content, config.size)  # decoded and checked before the network loads
+        for style in styles:
+            load_image(style, config.size)  # a bad style image fails now, not after the first frame's network
         done = sum((folder / name).exists() for name in clip.names)
         if done == len(clip.names) and output == folder:
             print(f"nst: note: {output} has all {done} frames: finished before; skipped", file=sys.stderr)
