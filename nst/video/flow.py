@@ -85,7 +85,7 @@ def temporal_loss(image: tf.Tensor, warped: tf.Tensor, mask: tf.Tensor) -> tf.Te
 
     ``image`` x ``(1, H, W, 3)`` is the frame being optimised, ``warped`` ω ``(1, H, W, 3)`` the previous
     stylised frame warped to it, ``mask`` c ``(1, H, W, 1)`` the consistency weights. The paper's images are
-    in [0, 255]; ours are in [0, 1], so the same weight here is 255² times weaker (``TEMPORAL_WEIGHT``).
+    in [0, 255]; ours are in [0, 1], so the same weight here is 255² times weaker (``nst.video.clip.TEMPORAL_WEIGHT``).
     """
     return tf.reduce_mean(mask * tf.square(image - warped))
 
