@@ -32,13 +32,18 @@ _HOMES = {
     "nst.weights": ["WeightsError"],
 }
 _HOME = {name: module for module, names in _HOMES.items() for name in names}
-__all__ = list(_HOME)
+VIDEO = ("stylize_video", "VideoResult")  # nst.video.clip's: OpenCV and ffmpeg (the video extra) load with them
+__all__ = [*_HOME, *VIDEO]
 
 
 def __getattr__(name: str):
     """A name of ``__all__`` from its module, or a module of the package (``nst.transfer``), on first use."""
     if name in _HOME:
         value = getattr(importlib.import_module(_HOME[name]), name)
+    elif name in VIDEO:
+        from nst.video import load  # an ImportError saying how to install the video extra, when it is missing
+
+        value = getattr(load("clip"), name)
     elif importlib.util.find_spec(f"nst.{name}") is not None:
         value = importlib.import_module(f"nst.{name}")
     else:

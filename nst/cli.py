@@ -19,9 +19,8 @@ from pathlib import Path
 
 from nst import weights
 from nst.config import PRESETS, Config
-from nst.jobs import check_jobs, make_jobs
-
-EXIT_BAD_INPUT = 2  # the others are nst.runner's: 3 the run failed, 130 Ctrl-C, 143 SIGTERM
+from nst.jobs import EXIT_BAD_INPUT, check_jobs, make_jobs, note
+from nst.video import is_video, run_video  # nst.video itself loads no OpenCV or ffmpeg
 
 
 class _Parser(argparse.ArgumentParser):
@@ -58,6 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--resume", action="store_true",
                         help="continue from OUTPUT.snapshot.npz, saved on Ctrl-C, SIGTERM and every --save-every "
                              "steps; --steps and --tolerance may change, the other settings come from the snapshot")
+    # video (nst.video, issue 24): a folder of frames taken as one clip; a video file is one without the flag
+    parser.add_argument("--video", action="store_true", help="with a folder of frames (sorted by name): stylise "
+                        "them as one clip, without flicker (Ruder et al. 2016); a video file is always a clip")
     parser.add_argument("--config", help="start from a Config saved as JSON; flags override its values")
     parser.add_argument("--preset", choices=list(PRESETS), help="start from a named set of settings; flags override "
                         "them. tutorial: the objective of the TensorFlow tutorial (Gram matrices, max pooling, "
@@ -97,7 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:
-        return _main(args)
+        with warnings.catch_warnings():  # restores the warnings machinery when main returns
+            warnings.showwarning = note
+            return _main(args)
     finally:
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
@@ -109,15 +113,15 @@ def _main(args: argparse.Namespace) -> int:
             raise ValueError(f"--save-every must be 0 or more, got {args.save_every}")
         if args.batch_size < 0 or (args.batch_size and not (args.content and Path(args.content).is_dir())):
             raise ValueError("--batch-size needs a folder of photos and a number >= 0")
-        jobs = make_jobs(args)
-        check_jobs(jobs, args)
         config = config_from_args(args)  # a resumed run's comes from its snapshot, with the same flags on top
         weights.resolve(config.weights)
+        if args.video or (args.content and is_video(args.content)):
+            return run_video(args, config)
+        jobs = make_jobs(args)
+        check_jobs(jobs, args)
         from nst import runner  # only now: TensorFlow, which everything above is refused without
 
-        with warnings.catch_warnings():  # restores the warnings machinery when main returns
-            warnings.showwarning = runner.note
-            return runner.main(jobs, config, flags_given(args), args)
+        return runner.main(jobs, config, flags_given(args), args)
     except (ValueError, OSError, weights.WeightsError) as e:  # also what nst.runner finds: an image it cannot decode
         print(f"nst: error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -1,4 +1,4 @@
-"""What each run of the command line reads and writes (a ``Job``), and the checks of its paths.
+"""What each run of the command line reads and writes (a ``Job``), the checks of its paths, and how it ends.
 
 Everything here works on paths alone, without TensorFlow, so that the command line refuses a missing file or a
 bad output name in a fraction of a second (``nst.cli``); ``nst.runner`` then runs the jobs.
@@ -7,8 +7,11 @@ bad output name in a fraction of a second (``nst.cli``); ``nst.runner`` then run
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import NamedTuple
+
+from tqdm import tqdm
 
 from nst.imagefile import opened
 
@@ -16,6 +19,12 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 DEMO = (("china.jpg", "great_wave.jpg"), ("chelsea.jpg", "starry_night.jpg"))  # (content, style) in data/
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp")  # what a photo folder may hold
 SAVE_SUFFIXES = (".png", ".jpg", ".jpeg")  # what an output may be (nst.images.SAVE_FORMATS)
+EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 2, 3, 130, 143  # how a run of the command ends
+
+
+def note(message, category, filename, lineno, file=None, line=None) -> None:
+    """Python warnings, as the command line shows them: ``nst: note:`` lines, above a progress bar if one is drawn."""
+    tqdm.write(f"nst: note: {message}", file=sys.stderr)
 
 
 class Job(NamedTuple):

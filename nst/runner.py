@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import Callable
 
 import tensorflow as tf
-from tqdm import tqdm
-
 from nst.batch import stylize_batch
 from nst.config import Config
 from nst.features import FeatureExtractor
 from nst.images import load_image, save_image, write_atomically
-from nst.jobs import Job
+from nst.jobs import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, Job
 from nst.memory import resolve_budget
 from nst.objective import extractor_for
 from nst.plan import Plan, estimated_seconds, plan_for
@@ -32,12 +30,6 @@ from nst.result import Result
 from nst.snapshot import Snapshot
 from nst.transfer import stylize
 
-EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = 3, 130, 143
-
-
-def note(message, category, filename, lineno, file=None, line=None) -> None:
-    """Python warnings, as the command line shows them: ``nst: note:`` lines, above a progress bar if one is drawn."""
-    tqdm.write(f"nst: note: {message}", file=sys.stderr)
 
 
 class _Signals:
