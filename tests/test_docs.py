@@ -2,7 +2,9 @@
 
 The records: ``benchmarks/results/*.json`` (each names the machine it ran on), the notebooks' headers (their
 "**Run time:**" line), ``docs/print/crop.json``, and the code's own constants (``nst/config.py``'s defaults,
-``nst/cli.py``'s exit codes). Two checks:
+``nst/cli.py``'s exit codes). For the classroom kit: ``notebooks/assignments/timings.json`` (grading times), the
+source notebook's question cells (points), ``expected.csv`` (grades), ``nst/classroom``'s limits and tolerances,
+and what ``tests/test_grading.py`` asserts each cheat scores. Two checks:
 
 1. ``FRAGMENTS``: for each page, pieces of text made from the records (table rows, sentences with their
    figures) that must stand in it as they are. A record that changes makes its page fail until it is updated.
@@ -11,6 +13,7 @@ The records: ``benchmarks/results/*.json`` (each names the machine it ran on), t
    behind when its record changed (a demo time, a test count), fails.
 """
 
+import csv
 import functools
 import importlib.util
 import json
@@ -249,6 +252,81 @@ def fragments() -> dict[str, list[str]]:
         f"over {Image.MAX_IMAGE_PIXELS / 1e6:.0f} megapixels",
         f"| {codes[0]} |", f"| {codes[1]} |", f"| {codes[2]} / {codes[3]} |", f"| 0 ({codes[0]}) |",
     ]
+
+    # README and docs/teaching.md: the classroom kit. Points from the source notebook's question cells, grades
+    # from expected.csv, limits and tolerances from nst/classroom's code (read as text: no TensorFlow), what a
+    # cheat scores from tests/test_grading.py, and the grading times from notebooks/assignments/timings.json.
+    assignments = ROOT / "notebooks" / "assignments"
+    otter = "Otter-Grader " + re.search(r'"otter-grader>=(\d+)\.', pyproject)[1]  # the major version pinned
+    found["README.md"].append(otter)
+    page = found["docs/teaching.md"]
+    page.append(otter)
+    points = {}  # question -> (points, graded by hand)
+    for cell in json.loads((assignments / "source" / "style_transfer.ipynb").read_text())["cells"]:
+        config = "".join(cell["source"])
+        if cell["cell_type"] == "raw" and config.startswith("# BEGIN QUESTION"):
+            points[re.search(r"^name: (\w+)$", config, re.MULTILINE)[1]] = (
+                int(re.search(r"^points: (\d+)$", config, re.MULTILINE)[1]),
+                re.search(r"^manual: true$", config, re.MULTILINE) is not None)
+    auto = sum(p for p, manual in points.values() if not manual)
+    page += [f"| {name} | {p}{', by hand' if manual else ''} |" for name, (p, manual) in points.items()]
+    page.append(f"{auto} points are graded automatically, {sum(p for p, m in points.values() if m)} by hand")
+    with open(assignments / "submissions" / "expected.csv", newline="") as f:
+        expected = list(csv.reader(f))
+    page += [",".join(row[:-1]) + "," for row in expected]  # each row as the page shows it, its note aside
+    grading = (ROOT / "nst" / "classroom" / "grading.py").read_text()
+    sandbox = (ROOT / "nst" / "classroom" / "sandbox.py").read_text()
+    checks = (ROOT / "nst" / "classroom" / "checks.py").read_text()
+    rtol = dict(re.findall(r'"(\w+)": ([\d.e-]+)', re.search(r"^RTOL = \{(.*)\}$", checks, re.MULTILINE)[1]))
+    q4_test = (assignments / "student" / "tests" / "style_transfer" / "q4.py").read_text().splitlines()
+    q4_call = "    checks.check_total_variation_loss(total_variation_loss)"  # the line Otter's output names
+    bad_output = re.search(r"sys\.exit\((\d+)\)", grading)[1]  # -o not a file's path
+    failed = re.search(r"sys\.exit\((\d+) if failed", grading)[1]  # a notebook that could not be graded
+    page += [
+        f"status {bad_output}. The CSV is written whole",
+        f"The exit status is {failed} when a notebook could not",
+        "| {} s |".format(re.search(r'"--timeout", type=int, default=(\d+)', grading)[1]),
+        "`--memory {:g}` GB".format(float(re.search(r'"--memory", type=float, default=([\d.]+)', grading)[1])),
+        "| {} MB |".format(re.search(r"^FILE_LIMIT = (\d+) \* 2\*\*20", sandbox, re.MULTILINE)[1]),
+        "| {} |".format(re.search(r"^PROCESS_LIMIT = (\d+)", sandbox, re.MULTILINE)[1]),
+        "a {} MB tmpfs as home and temp".format(re.search(r"mount -t tmpfs -o size=(\d+)m tmpfs \{", sandbox)[1]),
+        f"({rtol['float32']} for float32 results, {rtol['bfloat16']} for bfloat16 ones)",
+        f"Error at line {q4_test.index(q4_call) + 1} in test q4:",
+        "`preprocess_input(image * {})`".format(re.search(r"preprocess_input\(image \* (\d+)\)", checks)[1]),
+    ]
+    # The attacks: what tests/test_grading.py asserts each cheat scores.
+    attacks = (ROOT / "tests" / "test_grading.py").read_text()
+    faked = re.findall(r'"[\w/]+\.ipynb": \(lambda: .*?\),\s+"(q[q\d ]*)"', attacks, re.DOTALL)
+    total, cost = map(int, re.search(r'row\["total"\] == str\((\d+) - (\d+)\)', attacks).groups())
+    assert len(faked) == len(re.findall(r"lambda: _cheat", attacks)) and total == auto
+    for questions in dict.fromkeys(faked):
+        if questions.split() == [q for q, (_, manual) in points.items() if not manual]:
+            page.append(f"| 0 of {auto} |")
+        else:
+            assert cost == sum(points[q][0] for q in questions.split())
+            page.append(f"| 0 for {questions}, {total - cost} of {total} in all |")
+    timeout = re.search(r"^TIMEOUT = (\d+)", attacks, re.MULTILINE)[1]
+    # The grading times: wall (real) seconds, and CPU (user + system) seconds.
+    timings = json.loads((assignments / "timings.json").read_text())
+    wall = lambda runs: [f"{r['real_s']:.0f} s" for r in runs]  # noqa: E731
+    cpu = lambda runs: [f"{r['user_s'] + r['sys_s']:.0f} s" for r in runs]  # noqa: E731
+    words = lambda items: ", ".join(items[:-1]) + " and " + items[-1]  # noqa: E731
+    before, after, alone, mixed = timings["before"]["runs"], timings["after"]["runs"], timings["one_notebook"], \
+        timings["mixed_class"]
+    measured, pytest_run = (next(r for r in mixed["runs"] if k in r) for k in ("real_s", "pytest_s"))
+    assert f"--timeout {timeout}" in mixed["what"] and timings["command"] == \
+        "time python -m nst.classroom grade notebooks/assignments/submissions -o grades.csv"
+    page += [
+        f"{words(wall(after))} ({words(cpu(after))} of CPU); with Otter's runner in each notebook's kernel: "
+        f"{words(wall(before))} ({words(cpu(before))} of CPU)",
+        f"| {wall([alone['after']])[0]} ({cpu([alone['after']])[0]} of CPU); with Otter's runner: "
+        f"{wall([alone['before']])[0]} ({cpu([alone['before']])[0]} of CPU) |",
+        f"({mixed['notebooks']} notebooks, one endless loop waiting out `--timeout {timeout}`)",
+        f"{pytest_run['pytest_s']:.0f} s and {wall([measured])[0]} (the second: {cpu([measured])[0]} of CPU)",
+        "on a {}, shared with other jobs (load average {} to {})".format(
+            re.match(r"(\d+-core [\w ]+?), no GPU", timings["machine"])[1],
+            *re.search(r"load average ([\d.]+) to ([\d.]+)", timings["machine"]).groups()),
+    ]
     return found
 
 
@@ -270,6 +348,8 @@ ALLOWED = [
     r"\(80 steps at each",                                # the flag --steps 80 of the same caption, in words
     r"− 2 \(",                                            # the Wasserstein-2 distance's formula
     r"\bA_l\b|\b\w+_\w+\b",                               # identifiers: block5_conv2, quality_512.json
+    r"(?m)^\d+\. ",                                        # the numbered steps of an ordered list: 1., 2.
+    r"\bTensorFlow\s\d+\.\d+\b|\bKeras\s\d+\.\d+\b",        # Colab's versions, named (nst pins its own)
 ]
 NUMBER = re.compile(r"(?<![\w./#=^-])(\d+(?:\.\d+)*(?:e[+-]?\d+)?)x?(?![\w/])")
 
@@ -309,13 +389,18 @@ def test_a_stale_or_typed_in_number_is_caught():
                   "the print took 1297 s", "a speed-up of 7.6x", "peak 14.2 GB"):
         assert unchecked_numbers("README.md", stale), stale
     assert unchecked_numbers("docs/speed.md", "peak 14.2 GB") and not unchecked_numbers("docs/speed.md", "14.1 GB")
+    # teaching.md: a grading time or a limit that timings.json and nst/classroom do not give
+    for stale in ("one notebook alone | 61 s", "a 512 MB tmpfs", "| 300 s |", "TensorFlow 2.20 took 9 s"):
+        assert unchecked_numbers("docs/teaching.md", stale), stale
 
 
 def test_every_machine_named_is_a_records_machine():
-    """'2-core AMD EPYC', '2-core Intel Xeon': only the machines the records were measured on."""
+    """'2-core AMD EPYC', '2-core Intel Xeon': only the machines the records (timings.json's too) were measured on."""
     devices = {_record(p.name)["device"] for p in RESULTS.glob("*.json")}
     devices |= {re.search(r"on (.+) at \d+ px", h)[1] for h in notebook_headers().values()}
     machines = {machine(d) for d in devices}
+    timings = json.loads((ROOT / "notebooks" / "assignments" / "timings.json").read_text())["machine"]
+    machines.add(re.match(r"(\d+-core [\w ]+?), no GPU", timings)[1])  # the grading times' machine
     for page in PAGES:
         named_machines = re.findall(r"\b\d+-core (?!CPU\b)[A-Z][\w ]*?(?= CPU\b| ?[,;.)|]| \(|$)", _text(page),
                                     re.MULTILINE)
@@ -326,7 +411,7 @@ def test_every_machine_named_is_a_records_machine():
 def test_no_first_person_and_no_words_about_the_work():
     for page in PAGES:
         text = _text(page)
-        for phrase in (r"\bI\b(?! and Q)",  # YIQ's I and Q are channels
+        for phrase in (r"(?<!-)\bI\b(?! and Q)",  # YIQ's I and Q are channels; python -I is a flag
                        r"\bI'm\b", r"\bmy\b", r"\bwe\b", r"this project's machine", r"the issue's",
                        r"\bthis machine\b(?!'s [\d.]+ GB of RAM)", r"\bthis (?:2-core )?CPU\b", r"\bhere\b"):
             found = re.search(phrase, text, re.IGNORECASE if phrase.startswith(r"\bwe") else 0)
