@@ -23,7 +23,7 @@ CLONE = re.compile(r"https://github\.com/[\w.-]+/[\w.-]+?\.git")
 # Colab gets a plain install. nst comes before TensorFlow: it imports it without the C++ start-up log.
 SETUP = '''\
 # Setup. On Colab (or with NST_SOURCE set, as the tests do): clone nst, for the package and data/, and
-# install it; locally, `make lab` already did. nst is imported before TensorFlow, which it keeps quiet.
+# install it{with_extra}; locally, `make lab` already did. nst is imported before TensorFlow, which it keeps quiet.
 import importlib, os, subprocess, sys
 if "google.colab" in sys.modules or "NST_SOURCE" in os.environ:
     SOURCE, REPO = os.environ.get("NST_SOURCE", "{clone_url}"), os.path.expanduser("~/nst")
@@ -32,8 +32,8 @@ if "google.colab" in sys.modules or "NST_SOURCE" in os.environ:
         if git.returncode:
             reason = (git.stderr.strip() or "git failed").splitlines()[-1]
             raise SystemExit(f"nst setup: could not clone {{SOURCE}}: {{reason}}")
-    if subprocess.run([sys.executable, "-m", "pip", "install", "-q", REPO]).returncode:
-        raise SystemExit(f"nst setup: pip could not install {{REPO}} (its messages are above)")
+    if subprocess.run([sys.executable, "-m", "pip", "install", "-q", {target}]).returncode:
+        raise SystemExit(f"nst setup: pip could not install {{REPO}}{extra} (its messages are above)")
     importlib.invalidate_caches()
     os.chdir(os.path.join(REPO, "{folder}"))
 import nst
@@ -67,9 +67,12 @@ def colab_badge(path: str) -> str:
     return f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(path)})"
 
 
-def setup_cell(folder: str) -> str:
-    """The setup lines for a notebook in ``folder`` (relative to the root), cloned from ``clone_url()``."""
-    return SETUP.format(clone_url=clone_url(), folder=folder)
+def setup_cell(folder: str, extra: str = "") -> str:
+    """The setup lines for a notebook in ``folder`` (relative to the root), cloned from ``clone_url()``, installed
+    with ``extra`` (``"video"``: ``nst[video]``) if given."""
+    return SETUP.format(clone_url=clone_url(), folder=folder, extra=f"[{extra}]" if extra else "",
+                        target=f'f"{{REPO}}[{extra}]"' if extra else "REPO",
+                        with_extra=f" with its {extra} extra" if extra else "")
 
 
 def relink(text: str) -> str:

@@ -73,7 +73,8 @@ def notebook_sizes(stem: str) -> tuple[tuple[int, int], tuple[int, int]]:
     """(quick size, quick steps), (full size, full steps) of a lesson's ``SIZE, STEPS = ... if QUICK else ...``."""
     source = "".join("".join(cell["source"]) for cell in json.loads((ROOT / "notebooks" / f"{stem}.ipynb").read_text())
                      ["cells"] if cell["cell_type"] == "code")
-    found = re.search(r"SIZE, STEPS = \((\d+), (\d+)\) if QUICK else \((\d+), (\d+)\)", source)
+    found = re.search(r"SIZE, (?:FRAMES, )?STEPS = \((\d+), (?:\d+, )?(\d+)\) if QUICK else \((\d+), (?:\d+, )?(\d+)\)",
+                      source)  # the video lesson has frames too
     return (int(found[1]), int(found[2])), (int(found[3]), int(found[4]))
 
 
@@ -98,8 +99,8 @@ def fragments() -> dict[str, list[str]]:
         f"up to {defaults.steps} steps", f"{defaults.size} px, L-BFGS",
     ]
     for stem, header in notebook_headers().items():
-        time, device = re.fullmatch(r"(\d+ min \d+ s) for the outputs below, on (.+) at \d+ px; less on a GPU\.",
-                                    header).groups()
+        time, device = re.fullmatch(r"(\d+ min \d+ s) for the outputs below, on (.+) at \d+ px(?:, \d+ frames)?; "
+                                    r"less on a GPU\.", header).groups()
         found["README.md"].append(f"| {time}, {machine(device)} |")
         quick, _ = notebook_sizes(stem)
         assert quick == notebook_sizes("01_content_reconstruction")[0], "one quick mode for every lesson"
@@ -243,9 +244,8 @@ def fragments() -> dict[str, list[str]]:
     # docs/troubleshooting.md: the size limits and exit codes of the code, Pillow's guard.
     from PIL import Image
 
-    codes = [re.search(r"^EXIT_BAD_INPUT = (\d+)", (ROOT / "nst" / "cli.py").read_text(), re.MULTILINE)[1],
-             *re.search(r"^EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = (.+)$",
-                        (ROOT / "nst" / "runner.py").read_text(), re.MULTILINE)[1].split(", ")]
+    codes = re.search(r"^EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED = ([\d, ]+)",
+                      (ROOT / "nst" / "jobs.py").read_text(), re.MULTILINE)[1].strip().split(", ")
     found["docs/troubleshooting.md"] += [
         f"under {config_module.MIN_SIZE} px on a side", f"needs {config_module.MIN_SIZE} px on each side",
         f"outside {config_module.MIN_SIZE} px to {config_module.MAX_SIZE} px",
