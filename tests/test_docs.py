@@ -78,6 +78,25 @@ def notebook_sizes(stem: str) -> tuple[tuple[int, int], tuple[int, int]]:
     return (int(found[1]), int(found[2])), (int(found[3]), int(found[4]))
 
 
+def _video_benchmark():
+    """benchmarks/video.py, for its table function only (its nst imports are left out: no TensorFlow)."""
+    source = (ROOT / "benchmarks" / "video.py").read_text()
+    start = source.index("def table(")
+    namespace = {"np": __import__("numpy")}
+    exec(compile(source[start:source.index("\ndef ", start + 1)], "benchmarks/video.py", "exec"), namespace)
+    return namespace
+
+
+def _video_table(record: dict) -> str:
+    return _video_benchmark()["table"](record)
+
+
+def _video_later_over_independent(entry: dict, method: str) -> str:
+    """The table's "later / independent" cell of one row, as benchmarks/video.py's table writes it."""
+    row = next(r for r in _video_table({"clips": {"c": entry}}).splitlines()[2:] if f"| {method} |" in r)
+    return row.split("|")[8].strip()
+
+
 @functools.cache
 def fragments() -> dict[str, list[str]]:
     config_module = _load("nst_config_for_docs", ROOT / "nst" / "config.py")
@@ -327,6 +346,67 @@ def fragments() -> dict[str, list[str]]:
             re.match(r"(\d+-core [\w ]+?), no GPU", timings["machine"])[1],
             *re.search(r"load average ([\d.]+) to ([\d.]+)", timings["machine"]).groups()),
     ]
+
+    # docs/video.md: benchmarks/video.py's table and the sentences from its record; the temporal weight, the later
+    # frames' share of steps and the mask's constants from nst/video's code, and DIS's time from the docstring of
+    # nst.video.flow.optical_flow, which states it as measured (read as text: no OpenCV, no TensorFlow).
+    page = found["docs/video.md"]
+    video = _record("video.json")
+    clip_code = (ROOT / "nst" / "video" / "clip.py").read_text()
+    flow_code = (ROOT / "nst" / "video" / "flow.py").read_text()
+    bench_code = (ROOT / "benchmarks" / "video.py").read_text()
+    page.append(_video_table(video))  # the whole table, as benchmarks/video.py prints it
+    weight = re.search(r"^TEMPORAL_WEIGHT = ([\d.e+-]+)$", clip_code, re.MULTILINE)[1]
+    share = int(re.search(r"steps=max\(1, config\.steps // (\d+)\)", clip_code)[1])
+    steps = video["config"]["steps"]
+    temporal = {m: v for m, v in video["clips"]["pan"]["methods"].items() if m.startswith("temporal_")}
+    later_steps = {f["steps"] for e in video["clips"].values() for m, v in e["methods"].items()
+                   if m.startswith("temporal_") for f in v["frames"][1:]}
+    assert max(later_steps) == steps // share  # the record ran the code's share of steps
+    gammas = [float(m.removeprefix("temporal_")) for m in temporal]
+    short = lambda w: re.sub(r"e\+0?", "e", f"{w:g}")  # noqa: E731  1e+09 -> 1e9
+    loads = video["load_average_at_start"] + video["load_average_at_end"]
+    firsts = [v["frames"][0]["seconds"] for v in temporal.values()]
+    ratio, slack = re.search(r"^DISOCCLUSION_RATIO, DISOCCLUSION_SLACK = ([\d.]+), ([\d.]+)$", flow_code,
+                             re.MULTILINE).groups()
+    b_ratio, b_slack = re.search(r"^BOUNDARY_RATIO, BOUNDARY_SLACK = ([\d.]+), ([\d.]+)$", flow_code,
+                                 re.MULTILINE).groups()
+    dims, ms, cores, cpu_name = re.search(r"Measured at (\d+x\d+) on this project's shared (\d+)-core CPU "
+                                          r"\(([\w ]+), [^)]*\):\s+(\d+) ms a flow", flow_code).group(1, 4, 2, 3)
+    goals = re.search(r"warping error <= ([\d.]+)x independent, style loss <= ([\d.]+)x", bench_code).groups()
+    zoom = float(re.search(r"^ZOOM = ([\d.]+)", bench_code, re.MULTILINE)[1])
+    default = {c: e["summary"][f"temporal_{float(weight):g}"] for c, e in video["clips"].items()}
+    per_frame = {c: _video_later_over_independent(e, f"temporal_{float(weight):g}") for c, e in video["clips"].items()}
+    words = lambda items: ", ".join(items[:-1]) + " and " + items[-1]  # noqa: E731
+    page += [
+        f"about {ms} ms a flow at {dims} on a shared {cores}-core {cpu_name}",
+        f"`|w̃ + ŵ|² > {ratio} (|w̃|² + |ŵ|²) + {slack}` or `|∇û|² + |∇v̂|² > {b_ratio} |ŵ|² + {b_slack}`",
+        f"runs a {'third' if share == 3 else share} of the steps",
+        f"{(1 - zoom) * 100:.0f} % closer a frame",
+        "    " + video["command"],
+        f"{video['frames']} frames at {video['config']['size']} px, {steps} L-BFGS steps for the first frame and for "
+        f"each independent frame, {steps // share} for each later frame, on a {machine(video['device'])} CPU",
+        f"(load average {min(loads):.1f} to {max(loads):.1f} at the start and the end",
+        f"the pan's same first frame took {min(firsts):.0f} to {max(firsts):.0f} s in its three temporal runs",
+        f"(the warping error over frames 2 to {video['frames']})",
+        f"with the default γ = {short(float(weight))} (`nst.video.clip.TEMPORAL_WEIGHT`)",
+        f"**warping error ≤ {goals[0]}x independent: met** on all three clips, "
+        + words([f"{s['vs_independent']['warping_error_true']:.3f}x" for s in default.values()])
+        + " with the true flow (" + ", ".join(f"{s['vs_independent']['warping_error_dis']:.3f}x"
+                                              for s in default.values()) + " with DIS's)",
+        f"**style loss ≤ {goals[1]}x on every frame: met**, at most "
+        + ", ".join(f"{s['vs_independent']['style_worst_frame']:.2f}x" for s in default.values()),
+        "**the whole clip no slower: met**, " + words([f"{s['vs_independent']['seconds']:.2f}x"
+                                                      for s in default.values()]),
+        "The slowest later frame took " + words([f"{s['later_over_first']:.2f}" for s in default.values()])
+        + " of the first; on average a later frame took " + words(list(per_frame.values()))
+        + " of an independent frame",
+        f"a third of the steps ({steps // share} of {steps})",
+        f"γ = {short(max(gammas))} holds the frames still more tightly but raises the style loss past {goals[1]}x",
+        f"So the default is {short(float(weight))}.",
+        f"independent, γ = {', '.join(short(w) for w in gammas)})",
+        f"gets only the later frames' {steps // share} steps",
+    ]
     return found
 
 
@@ -338,7 +418,9 @@ ALLOWED = [
     r"\b\d+(?: → \d+)+",                                  # a coarse-to-fine schedule: 512 → 1024 → 2048
     r"--[a-z][\w-]*(?: -?\d[\d.e+-]*(?:GB)?\b)+",         # a command's flags: --size 256, --style-blend 0.7 0.3
     r"\b\w+==?[\d.]+",                                    # keyword arguments and variables: steps=200, NST_QUICK=1
-    r"\bCVPR 20\d\d\b|\(20\d\d\)",                       # the papers' years
+    r"\b(?:CVPR|GCPR) 20\d\d\b|\(20\d\d\)",               # the papers' years
+    r"\bt−1\b",                                           # the frame before frame t, a name
+    r"\(D = H·W·3\)",                                     # a count's formula: 3 colour channels
     r"\bCC BY \d\.\d\b",                                  # licence versions
     r"\bAVX-512\b|\bcompute capability \d+\.\d\b|\b\d+-bit\b",  # hardware and file formats
     r"\bnotebooks? \d+(?: to \d+)?\b|\bscreens \d+ and \d+\b",  # names of notebooks and quality screens
@@ -392,6 +474,10 @@ def test_a_stale_or_typed_in_number_is_caught():
     # teaching.md: a grading time or a limit that timings.json and nst/classroom do not give
     for stale in ("one notebook alone | 61 s", "a 512 MB tmpfs", "| 300 s |", "TensorFlow 2.20 took 9 s"):
         assert unchecked_numbers("docs/teaching.md", stale), stale
+    # video.md: the figures no record gives (peak memory, DIS's share of the motion), a load average changed
+    for stale in ("peak resident memory was 1050 MB for 8 frames and 1042 MB for 32", "DIS finds 3.6 of the 4 px",
+                  "load average 4.2 to 6.2", "at most 1.08x"):
+        assert unchecked_numbers("docs/video.md", stale), stale
 
 
 def test_every_machine_named_is_a_records_machine():
