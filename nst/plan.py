@@ -10,12 +10,12 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 import tensorflow as tf
 
 from nst import memory
 from nst.config import Config
-from nst.features import FeatureExtractor
 from nst.tiles import tile_grid
 from nst.vgg19 import MIN_SIZE
 
@@ -106,17 +106,17 @@ LBFGS_PASSES_PER_STEP = 1.1  # an L-BFGS step's line search sometimes needs a se
 TYPICAL_SHARE_OF_STEPS = 173 / 300
 
 
-def seconds_per_step(extractor: FeatureExtractor, height_width: tuple[int, int], config: Config) -> float:
-    """About how long one optimisation step takes here at ``height_width``, from one timed forward and backward
-    pass through ``extractor`` (after an untimed one that traces it)."""
+def seconds_per_step(loss: Callable[[tf.Tensor], dict], height_width: tuple[int, int], config: Config) -> float:
+    """About how long one optimisation step takes here at ``height_width``, from one timed evaluation of ``loss``
+    (the run's own: VGG19 and every term) and its gradient, after an untimed one that traces it."""
     image = tf.random.stateless_uniform((1, *height_width, 3), seed=[0, 0])
 
     @tf.function
     def value_and_grad(x: tf.Tensor) -> tf.Tensor:
         with tf.GradientTape() as tape:
             tape.watch(x)
-            loss = tf.add_n([tf.reduce_mean(tf.square(f)) for f in extractor(x).values()])
-        return tape.gradient(loss, x)
+            total = loss(x)["total"]
+        return tape.gradient(total, x)
 
     value_and_grad(image).numpy()
     start = time.perf_counter()
@@ -125,13 +125,14 @@ def seconds_per_step(extractor: FeatureExtractor, height_width: tuple[int, int],
     return (time.perf_counter() - start) * passes
 
 
-def estimated_seconds(plan: Plan, config: Config, extractor: FeatureExtractor) -> tuple[float, float]:
-    """About how long a run of ``plan`` takes here, and one step at its last size (``seconds_per_step``).
+def estimated_seconds(plan: Plan, config: Config, loss: Callable[[tf.Tensor], dict]) -> tuple[float, float]:
+    """About how long a run of ``plan`` minimising ``loss`` (at its last size) takes here, and one step there
+    (``seconds_per_step``).
 
     A step costs in proportion to its pixels (a step at half the size, a quarter); a run with a tolerance takes
     ``TYPICAL_SHARE_OF_STEPS`` of ``config.steps`` at each size.
     """
-    per_step = seconds_per_step(extractor, plan.sizes[-1], config)
+    per_step = seconds_per_step(loss, plan.sizes[-1], config)
     share = TYPICAL_SHARE_OF_STEPS if config.tolerance else 1.0
     work = sum(h * w for h, w in plan.sizes) / (plan.sizes[-1][0] * plan.sizes[-1][1])  # in steps at the last size
     return per_step * config.steps * share * work, per_step

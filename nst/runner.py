@@ -1,4 +1,5 @@
-"""What the command line runs once its arguments and paths are checked (``nst.cli``, ``nst.jobs``): each job's plan, its run, its files.
+"""What the command line runs once its arguments and paths are checked (``nst.cli``, ``nst.jobs``): each job's
+plan, its run, its files.
 
 Each job is planned once (``nst.plan.plan_for``, within one memory budget resolved for them all), its plan is said
 before it runs, and ``stylize`` follows that plan. Every output gets its metrics JSON beside it (or where
@@ -22,7 +23,8 @@ from nst.features import FeatureExtractor
 from nst.images import load_image, save_image, write_atomically
 from nst.jobs import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, Job
 from nst.memory import resolve_budget
-from nst.objective import extractor_for
+from nst.inputs import prepare
+from nst.objective import Objective, extractor_for
 from nst.plan import Plan, estimated_seconds, plan_for
 from nst.progress import ProgressBar
 from nst.recorder import Callback, NonFiniteLoss, RunState
@@ -74,7 +76,7 @@ def main(jobs: list[Job], config: Config, flags: dict, args: argparse.Namespace)
                  for job, (content, _) in zip(jobs, images)]  # a budget too small fails before the network loads
         extractor = extractor_for(config) if jobs else None
         if args.content is None and jobs:
-            _announce_demo(jobs, plans[0], config, extractor)
+            _announce_demo(jobs, plans[0], config, Objective(config, prepare(*images[0], config), extractor))
         for job, (content, styles), plan in zip(jobs, images, plans):
             if signals.stop_requested() and job is not jobs[0]:  # the first stops after its first step, kept
                 raise KeyboardInterrupt
@@ -226,9 +228,10 @@ def _report(written: str, result: Result) -> None:
         print(f"nst: note: {result.stopped_note}", file=sys.stderr)
 
 
-def _announce_demo(jobs: list[Job], plan: Plan, config: Config, extractor: FeatureExtractor) -> None:
-    """The bare command's first line: what it does, about how long it takes here, and how to stop it."""
-    seconds, per_step = estimated_seconds(plan, config, extractor)
+def _announce_demo(jobs: list[Job], plan: Plan, config: Config, objective: Objective) -> None:
+    """The bare command's first line: what it does, about how long it takes here (from a timed step of the first
+    pair's own loss), and how to stop it."""
+    seconds, per_step = estimated_seconds(plan, config, objective.at_size(*plan.sizes[-1], None).loss())
     pairs = ", ".join(f"{job.content.name} x {job.styles[0].name}" for job in jobs)
     print(f"nst: demo: {len(jobs)} pairs of data/ ({pairs}) at {config.size} px, up to {config.steps} "
           f"{'Adam' if config.optimizer == 'adam' else 'L-BFGS'} steps each, into {jobs[0].output.parent}/; "
