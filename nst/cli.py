@@ -115,7 +115,7 @@ def _main(args: argparse.Namespace) -> int:
             raise ValueError("--batch-size needs a folder of photos and a number >= 0")
         config = config_from_args(args)  # a resumed run's comes from its snapshot, with the same flags on top
         weights.resolve(config.weights)
-        if args.video or (args.content and is_video(args.content)):
+        if args.video or (args.content and is_video(args.content, args.output)):
             return run_video(args, config)
         jobs = make_jobs(args)
         check_jobs(jobs, args)

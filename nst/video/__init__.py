@@ -29,14 +29,17 @@ def load(module: str) -> ModuleType:
         raise ImportError(MISSING) from None
 
 
-def is_video(path: str | os.PathLike) -> bool:
-    """Whether the command line takes ``path`` as a clip: a video file, or a GIF of more than one frame
-    (a GIF of one frame stays a still)."""
+def is_video(path: str | os.PathLike, output: str | os.PathLike | None = None) -> bool:
+    """Whether the command line takes ``path`` as a clip: a video file, or a GIF of more than one frame, unless
+    ``output`` asks for a still image (a GIF of one frame, or one painted into a .png or .jpg, stays a still: its
+    first frame)."""
     path = Path(path)
     if not path.is_file() or path.suffix.lower() not in VIDEO_SUFFIXES:
         return False
     if path.suffix.lower() != ".gif":
         return True
+    if output is not None and Path(output).suffix.lower() in (".png", ".jpg", ".jpeg"):
+        return False
     from PIL import Image
 
     try:
