@@ -6,8 +6,8 @@
 Runs ``python -m nst`` (the two demo pairs of data/, the defaults) in a new process and folder, so that the figures
 include starting Python, TensorFlow and VGG19, as a user's run does. The estimate is the "about N min" of the first
 line (``nst.plan.estimated_seconds``); the real time is the whole process's wall time. Writes
-``benchmarks/results/demo.json`` (the estimate, the time, their ratio, the steps and seconds of each pair, the
-machine) and the output as it printed, ``demo_terminal.txt`` or ``demo_redirected.txt``.
+``benchmarks/results/demo.json`` (the machine; per mode the estimate, the time, their ratio, the load average at the
+end, the steps and seconds of each pair) and the output as it printed, ``demo_terminal.txt`` or ``demo_redirected.txt``.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ def run_demo(terminal: bool) -> tuple[str, float, Path]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     start = time.perf_counter()
     if terminal:  # util-linux's script: a pseudo-terminal, so that the bar is drawn in place as in a shell
-        log = folder / "typescript"
-        subprocess.run(["script", "--quiet", "--return", "--command", " ".join(command), str(log)], cwd=folder,
-                       env=env, check=True, stdout=subprocess.DEVNULL)
+        log = folder / "typescript"  # the terminal's size is set: a pseudo-terminal of none gets no bar from tqdm
+        subprocess.run(["script", "--quiet", "--return", "--command", f"stty cols 120 rows 40; {' '.join(command)}",
+                        str(log)], cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL)
         output = log.read_text(errors="replace")
     else:
         output = subprocess.run(command, cwd=folder, env=env, check=True, capture_output=True, text=True).stderr
@@ -57,8 +57,9 @@ def main() -> None:
     (RESULTS / f"demo_{name}.txt").write_text(output)
     record_path = RESULTS / "demo.json"
     record = json.loads(record_path.read_text()) if record_path.exists() else {}
-    record[name] = {"device": device, "estimate_minutes": minutes, "seconds": round(seconds, 1),
-                    "ratio": round(seconds / (60 * minutes), 2), "pairs": pairs}
+    record["device"] = device
+    record[name] = {"estimate_minutes": minutes, "seconds": round(seconds, 1),
+                    "ratio": round(seconds / (60 * minutes), 2), "load_average_at_end": os.getloadavg(), "pairs": pairs}
     record_path.write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps(record[name], indent=1))
 
