@@ -14,6 +14,11 @@ output the table gives (medians over the pairs, and each pair in the JSON):
   ``|YIQ - its 3x3 blur|``), the mean ``|IQ - its 3x3 blur|`` of the output's chroma, over the
   painting's own mean of it at the same scale: above 1, flat areas are busier than the painting's
   average brushwork;
+* **grid**: periodic artefacts, over the photo's own: VGG19 pools by 2 four times, so a grid of its strides
+  repeats every 2, 4, 8 or 16 px, which puts power at the frequencies ``(m/16, n/16)`` cycles per pixel. In the
+  photo's flattest 30 % of 64 px patches (overlapping by half), the luminance's power spectrum (Hann window,
+  averaged over the patches) at each of those 255 frequencies over the mean of the 16 around it, averaged;
+  1 for noise or a photo, above where a grid shows in flat areas and skies (``grid``);
 * **ssim**: SSIM of the output's luminance against the photo's (is the subject still there);
 * **style**: the Gatys style distance (the tutorial's Gram MSE, max-pooled VGG19) of the output, over
   the photo's: how much closer the texture came;
@@ -52,13 +57,21 @@ GALLERY = [
     ("coffee", "kandinsky_composition_viii"), ("chelsea", "starry_night"), ("astronaut", "great_wave"),
     ("flower", "the_scream"), ("china", "the_scream"), ("grace_hopper", "kandinsky_composition_viii"),
     ("rocket", "kandinsky_composition_viii"), ("coffee", "great_wave"), ("astronaut", "starry_night"),
+    # The hard ones: a near-black sparse style, a near-white style (a photograph too), a photograph as the style,
+    # a small subject in a wide scene, a face under a dark style, a dark photo under a pale one.
+    ("chelsea", "hubble_deep_field"), ("astronaut", "wood"), ("china", "storm"), ("ladybird", "starry_night"),
+    ("grace_hopper", "hubble_deep_field"), ("rocket", "wood"),
 ]
 
+BEFORE = {"balance": "fixed", "content_floor": 0.0}  # version 0.2's defaults: the same weights for every pair
 # name: the Config changes of the setting, on top of the base it names ("tutorial" or "defaults").
 SETTINGS: dict[str, tuple[str, dict]] = {
     "tutorial": ("tutorial", {}),
     "defaults": ("defaults", {}),  # nst.Config()
-    "defaults-tv1e8": ("defaults", {"tv_weight": 1e8}),  # the defaults before the last change: half the smoothness
+    "before": ("defaults", BEFORE),  # the defaults of version 0.2, before nst.balance
+    "strength0.25": ("defaults", {"strength": 0.25}),
+    "strength0.75": ("defaults", {"strength": 0.75}),
+    "defaults-tv1e8": ("defaults", {**BEFORE, "tv_weight": 1e8}),  # the defaults before the last change: half the smoothness
     # One lever at a time, on the tutorial's objective:
     "avg": ("tutorial", {"pooling": "avg"}),
     "palette": ("tutorial", {"init": "palette"}),
@@ -90,7 +103,8 @@ SETTINGS: dict[str, tuple[str, dict]] = {
                                     "pooling": "avg"}),
 }
 
-METRICS = ("palette", "speckle", "ssim", "style", "objective", "seconds")
+METRICS = ("palette", "speckle", "grid", "ssim", "style", "objective", "seconds")
+GRID_PERIOD, GRID_PATCH = 16, 64  # VGG19's largest pooling period before block5; the patch: 4 FFT bins per step
 
 
 def config_for(setting: str, size: int, steps: int | None):
@@ -130,6 +144,39 @@ def speckle(output: np.ndarray, photo: np.ndarray, painting: np.ndarray, share: 
     return float(_detail(_yiq(output)[..., 1:])[flat].mean() / _detail(_yiq(painting)[..., 1:]).mean())
 
 
+def _luma(image: np.ndarray) -> np.ndarray:
+    return image @ np.array([0.299, 0.587, 0.114])
+
+
+def grid_peaks(image: np.ndarray, photo: np.ndarray, share: float = 0.3) -> float:
+    """The mean power at the frequencies of a 16 px lattice over the power around them, in the photo's flattest
+    ``share`` of 64 px patches: ``mean_f P(f) / mean_{g ∈ ring(f)} P(g)`` (see the module docstring)."""
+    y, p = _luma(image), _luma(photo)
+    detail = np.abs(p - ndimage.uniform_filter(p, 3))
+    patch, step = GRID_PATCH, GRID_PATCH // GRID_PERIOD
+    corners = [(i, j) for i in range(0, y.shape[0] - patch + 1, patch // 2)
+               for j in range(0, y.shape[1] - patch + 1, patch // 2)]
+    flatness = np.array([detail[i:i + patch, j:j + patch].mean() for i, j in corners])
+    flat = [c for c, f in zip(corners, flatness) if f <= np.quantile(flatness, share)]
+    window = np.outer(np.hanning(patch), np.hanning(patch))
+    power = np.mean([np.abs(np.fft.fft2((y[i:i + patch, j:j + patch] - y[i:i + patch, j:j + patch].mean())
+                                        * window)) ** 2 for i, j in flat], axis=0)
+    ring = np.ones((5, 5), bool)
+    ring[1:4, 1:4] = False  # two bins away: halfway to the next lattice frequency, clear of the peak's leakage
+    ratios = []
+    for m in range(GRID_PERIOD):
+        for n in range(GRID_PERIOD):
+            if m or n:
+                around = power[np.ix_((m * step + np.arange(-2, 3)) % patch, (n * step + np.arange(-2, 3)) % patch)]
+                ratios.append(power[m * step, n * step] / around[ring].mean())
+    return float(np.mean(ratios))
+
+
+def grid(output: np.ndarray, photo: np.ndarray) -> float:
+    """``grid_peaks`` of the output over the photo's own: 1 where the output has no more grid than the photo."""
+    return grid_peaks(output, photo) / grid_peaks(photo, photo)
+
+
 def scores(output, photo, painting, tutorial_terms) -> dict:
     """The metrics of one output (float32 tensors (1, H, W, 3) in [0, 1]) but its time."""
     import tensorflow as tf
@@ -142,6 +189,7 @@ def scores(output, photo, painting, tutorial_terms) -> dict:
     return {
         "palette": gaussian_w2(pixels[0], pixels[2]) / gaussian_w2(pixels[1], pixels[2]),
         "speckle": speckle(out, pho, pai),
+        "grid": grid(out, pho),
         "ssim": float(tf.image.ssim(luminance(output)[..., :1], luminance(photo)[..., :1], max_val=1.0)[0]),
         "style": style_of(output) / style_of(photo),
         "objective": objective(output),
@@ -228,12 +276,54 @@ def _sheet(tiles: list[Image.Image], path: Path, size: int, columns: int) -> Non
     sheet.save(path, quality=90)
 
 
+def median(rows: list[dict], metric: str) -> float | None:
+    """The median of a metric over the rows that have it (the grid metric came later than the first records)."""
+    values = [row[metric] for row in rows if metric in row]
+    return statistics.median(values) if values else None
+
+
 def table(results: dict[str, list[dict]]) -> str:
-    """Medians over each setting's pairs, with how many pairs that is."""
+    """Medians over each setting's pairs, with how many pairs that is; – for a metric not measured then."""
     lines = ["| setting | pairs | " + " | ".join(METRICS) + " |", "| --- | --- |" + " --- |" * len(METRICS)]
     for setting, rows in results.items():
-        medians = [statistics.median(row[k] for row in rows) for k in METRICS]
-        lines.append(f"| {setting} | {len(rows)} | " + " | ".join(f"{m:.3g}" for m in medians) + " |")
+        medians = [median(rows, k) for k in METRICS]
+        lines.append(f"| {setting} | {len(rows)} | "
+                     + " | ".join("–" if m is None else f"{m:.3g}" for m in medians) + " |")
+    return "\n".join(lines)
+
+
+def pair_table(results: dict[str, list[dict]], before: str, after: str) -> str:
+    """Each pair both settings ran: SSIM, style, grid and seconds (steps) of ``before``, then of ``after``."""
+    lines = ["| photo × painting | ssim | style | grid | seconds (steps) |", "| --- | --- | --- | --- | --- |"]
+    old = {(r["photo"], r["painting"]): r for r in results[before]}
+    for new in results[after]:
+        was = old.get((new["photo"], new["painting"]))
+        if was is None:
+            continue
+        grid_before = f"{was['grid']:.2f} to " if "grid" in was else ""
+        lines.append(f"| {new['photo']} × {new['painting']} | {was['ssim']:.3f} to {new['ssim']:.3f} | "
+                     f"{was['style']:.3g} to {new['style']:.3g} | {grid_before}{new['grid']:.2f} | "
+                     f"{was['seconds']:.0f} ({was['steps']}) to {new['seconds']:.0f} ({new['steps']}) |")
+    return "\n".join(lines)
+
+
+def strength_table(results: dict[str, list[dict]], settings: list[str]) -> str:
+    """SSIM and style distance of each pair at each strength (``settings`` in order of strength), and how far
+    apart the middle steps are: the log style distance's step below the middle over the step above it."""
+    header = " / ".join(settings)
+    lines = [f"| photo × painting | ssim: {header} | style: {header} | step below / step above |",
+             "| --- | --- | --- | --- |"]
+    by_pair = {}
+    for setting in settings:
+        for row in results[setting]:
+            by_pair.setdefault((row["photo"], row["painting"]), {})[setting] = row
+    for (photo, painting), rows in by_pair.items():
+        if len(rows) < len(settings):
+            continue
+        styles = [rows[s]["style"] for s in settings]
+        steps = -np.diff(np.log(styles))
+        lines.append(f"| {photo} × {painting} | " + " / ".join(f"{rows[s]['ssim']:.2f}" for s in settings)
+                     + " | " + " / ".join(f"{x:.3g}" for x in styles) + f" | {steps[0] / steps[-1]:.2f} |")
     return "\n".join(lines)
 
 
@@ -244,6 +334,7 @@ def main() -> None:
     parser.add_argument("--settings", nargs="+", default=["tutorial", "defaults"], choices=list(SETTINGS))
     parser.add_argument("--pairs", type=int, default=len(GALLERY), help="the first N pairs of the gallery only")
     parser.add_argument("--skip", type=int, default=0, help="leave out the first K of those (run before)")
+    parser.add_argument("--only", nargs="+", metavar="PHOTO/PAINTING", help="these pairs of the gallery only")
     parser.add_argument("--tag", default="", help="added to the output names, to keep several runs apart")
     parser.add_argument("--compare", nargs="+", help="the settings of the comparison sheet, in its order "
                         "(default: every setting of the record)")
@@ -260,7 +351,10 @@ def main() -> None:
     record.update({"size": args.size, "device": device_name(), "versions": versions()})
     record.setdefault("settings", {})
     for setting in args.settings:
-        rows = run_setting(setting, args.size, args.steps, GALLERY[args.skip:args.pairs])
+        pairs = GALLERY[args.skip:args.pairs]
+        if args.only:
+            pairs = [pair for pair in pairs if "/".join(pair) in args.only]
+        rows = run_setting(setting, args.size, args.steps, pairs)
         config = json.loads(json.dumps(dataclasses.asdict(config_for(setting, args.size, args.steps))))  # as stored
         entry = record["settings"].get(setting, {})
         if entry.get("config") != config:  # other settings under the same name: start afresh

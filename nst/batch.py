@@ -59,13 +59,14 @@ from typing import Callable
 import keras
 import tensorflow as tf
 
+from nst.balance import content_floor
 from nst.config import Config
 from nst.features import FeatureExtractor
 from nst.losses import Functions, style_content_loss
-from nst.inputs import ImageLike, as_image, palette_start, resize, style_image
-from nst.objective import extractor_for, objective_for, style_targets_for
+from nst.inputs import ImageLike, Inputs, as_image, initial_image, resize, style_image
+from nst.objective import Objective, extractor_for, objective_for, style_targets_for
 from nst.optimizers import adam
-from nst.recorder import TERMS, NonFiniteLoss, Recorder, RunState
+from nst.recorder import NonFiniteLoss, Recorder, RunState
 from nst.result import Result
 
 BatchCallback = Callable[[int, list[dict], tf.Tensor], None]
@@ -103,7 +104,8 @@ def stylize_batch(contents: list[ImageLike] | tf.Tensor, style: ImageLike, confi
     of the result is what ``stylize(content_i, style, config)`` returns with Adam, ``start_size=0`` and
     ``tolerance=0``: the lowest-loss image among the start and the ``config.steps`` Adam updates
     (``nst.optimizers.adam(config.learning_rate)``, pixels clipped to
-    [0, 1] after each update), minimising ``α·content + β·style + γ·tv`` of that image alone. Batch mode
+    [0, 1] after each update), minimising ``α·content + β·style + γ·tv`` (+ the content floor) of that image
+    alone, with the weights ``nst.balance`` gives that image's pair. Batch mode
     needs ``config.optimizer="adam"``, and runs one size with no early stop (module docstring).
 
     ``strategy`` spreads the batch over its replicas (default: ``tf.distribute.get_strategy()``, the
@@ -128,8 +130,8 @@ def stylize_batch(contents: list[ImageLike] | tf.Tensor, style: ImageLike, confi
     contents = tf.concat([resize(contents[i:i + 1], (height, width)) for i in range(batch)], axis=0)
     style = resize(style, style.shape[1:3])
     loss_fn = _replica_losses(extractor, contents, style, config, batch // replicas)
-    start = contents if config.init == "content" else tf.concat(  # palette: each photo in the painting's colours
-        [palette_start(contents[i:i + 1], [style], [1.0]) for i in range(batch)], axis=0)
+    start = tf.concat([initial_image(config, (1, height, width, 3), contents[i:i + 1], [style], [1.0])
+                       for i in range(batch)], axis=0)  # each photo's own start, as stylize makes it
     with strategy.scope():
         # Under the scope: a mirrored variable (one copy of the whole batch per replica) and Adam's moments
         # mirrored alongside; the optimiser remembers the strategy it was created under.
@@ -167,7 +169,7 @@ def _check(config: Config, batch: int, replicas: int) -> None:
 def _record(records: list[Recorder], step: int, terms: dict[str, tf.Tensor], images: tf.Tensor,
             callback: BatchCallback | None) -> None:
     """Each image's losses to its own recorder, then all of them to the callback."""
-    losses = [{name: float(terms[name][i]) for name in TERMS} for i in range(len(records))]
+    losses = [{name: float(terms[name][i]) for name in terms} for i in range(len(records))]
     for i, (record, image_losses) in enumerate(zip(records, losses)):
         try:
             record(step, image_losses, images[i:i + 1])
@@ -184,11 +186,17 @@ def _replica_losses(extractor: FeatureExtractor, contents: tf.Tensor, style: tf.
     The targets are computed once, as stylize computes them: each content image on its own (P_l, one row per
     image, so that a batched convolution cannot round them differently), the style targets once for all.
     """
+    # Each image weighed as stylize weighs it alone (nst.balance): its own weights, content floor and targets.
+    objectives = [Objective(config, Inputs(contents[i:i + 1], [style], [1.0], None, contents[i:i + 1], ""), extractor)
+                  for i in range(int(contents.shape[0]))]
+    first = objectives[0]  # the smoothness and floor weights depend on the config alone: the same for every image
+    content_weights, style_weights, floors = (tf.constant([getattr(o, name) for o in objectives], tf.float32)
+                                              for name in ("content_weight", "style_weight", "floor"))
     content_targets: dict[str, tf.Tensor] = {}
-    if config.content_weight > 0:
+    if first.use_content:
         features = [extractor(contents[i:i + 1]) for i in range(int(contents.shape[0]))]
-        content_targets = {name: tf.concat([f[name] for f in features], axis=0) for name in config.content_layers}
-    style_targets = style_targets_for(extractor, [style], config, [1.0]) if config.style_weight > 0 else {}
+        content_targets = {name: tf.concat([f[name] for f in features], axis=0) for name in first.target_layers}
+    style_targets = style_targets_for(extractor, [style], config, [1.0]) if first.use_style else {}
     keywords = objective_for(config, Functions())
 
     def replica_losses(images: tf.Tensor) -> tuple[tf.Tensor, dict[str, tf.Tensor]]:
@@ -197,8 +205,17 @@ def _replica_losses(extractor: FeatureExtractor, contents: tf.Tensor, style: tf.
         start = tf.distribute.get_replica_context().replica_id_in_sync_group * per_replica
         mine = images[start:start + per_replica]
         targets = {name: target[start:start + per_replica] for name, target in content_targets.items()}
-        return mine, style_content_loss(mine, extractor(mine), targets, style_targets, config.content_weight,
-                                        config.style_weight, config.tv_weight, per_image=True, **keywords)
+        features = extractor(mine)
+        losses = style_content_loss(mine, features, {name: targets[name] for name in config.content_layers
+                                                     if name in targets}, style_targets,
+                                    content_weights[start:start + per_replica],
+                                    style_weights[start:start + per_replica], first.tv_weight, per_image=True,
+                                    **keywords)
+        if first.floor_weight:
+            losses["floor"] = first.floor_weight * content_floor(features, targets, floors[start:start + per_replica],
+                                                                 per_image=True)
+            losses["total"] = losses["total"] + losses["floor"]
+        return mine, losses
 
     return replica_losses
 
@@ -225,11 +242,11 @@ def _traced_steps(image: tf.Variable, optimizer: keras.optimizers.Optimizer, str
         # Once in cross-replica context, assigned to every copy: the box [0, 1] of valid pixels.
         image.assign(tf.clip_by_value(image, 0.0, 1.0))
         # Each replica's losses, concatenated in replica order: the batch's order.
-        return {name: strategy.gather(terms[name], axis=0) for name in TERMS}, before
+        return {name: strategy.gather(terms[name], axis=0) for name in terms}, before
 
     @tf.function
     def score() -> dict[str, tf.Tensor]:
         terms = strategy.run(lambda: replica_losses(image)[1])
-        return {name: strategy.gather(terms[name], axis=0) for name in TERMS}
+        return {name: strategy.gather(terms[name], axis=0) for name in terms}
 
     return train_step, score

@@ -23,7 +23,8 @@ COLORS = ("none", "luminance", "histogram")
 STYLE_LOSSES = ("wasserstein", "gram")
 TV_NORMS = ("l2", "l1")
 PADDINGS = ("zero", "replicate")
-VERSION = "0.2.0"  # the package's (pyproject.toml has the same; tests/test_repo.py checks they agree)
+BALANCES = ("auto", "fixed")
+VERSION = "0.3.0"  # the package's (pyproject.toml has the same; tests/test_repo.py checks they agree)
 MAX_SIZE = 4096
 LBFGS_MEMORY = 10  # past steps nst.lbfgs keeps (SciPy's default); 50 gained 2% per step for 5x the memory
 UNITS = {"": 1, "b": 1, "k": 1e3, "kb": 1e3, "m": 1e6, "mb": 1e6, "g": 1e9, "gb": 1e9, "t": 1e12, "tb": 1e12,
@@ -64,6 +65,16 @@ class Config:
     style_weight: float = _field(3e3, "weight of the style loss (the tutorial preset's Gram MSE wants about 1e-2)")
     tv_weight: float = _field(2e8, "weight of the total-variation (smoothness) loss (the tutorial preset's L1 sum "
                                    "wants about 30)")
+    strength: float = _field(0.5, "how much of the painting: 0 keeps the photo, 1 gives the painting's statistics "
+                                  "with no regard for the photo, 0.5 balances the two; it multiplies the content "
+                                  "weight by (2(1-s))^2 and the style weight by (2s)^2")
+    balance: str = _field("auto", "auto: scale the content and style weights to the pair (the photo's own detail, "
+                                  "how far the painting is from it), so that a strength means the same on every "
+                                  "pair; fixed: use the weights as given (the tutorial's)", choices=BALANCES)
+    content_floor: float = _field(0.85, "the largest share of the photo's detail (its features at block3_conv2) a "
+                                        "run may lose before a steep penalty holds it there, so that the subject "
+                                        "stays; lowered on pairs whose painting's colours crush the photo's tones "
+                                        "(0: no floor)")
     content_layers: tuple[str, ...] = _field(("block5_conv2",), "VGG19 layers whose features the output must match")
     style_layers: tuple[str, ...] = _field(
         ("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
@@ -118,14 +129,17 @@ class Config:
             raise ValueError(f"steps must be 0 or more, got {self.steps}")
         for name, choices in (("optimizer", OPTIMIZERS), ("init", INITS), ("pooling", POOLINGS),
                               ("precision", PRECISIONS), ("preserve_color", COLORS),
-                              ("style_loss", STYLE_LOSSES), ("tv_norm", TV_NORMS), ("padding", PADDINGS)):
+                              ("style_loss", STYLE_LOSSES), ("tv_norm", TV_NORMS), ("padding", PADDINGS),
+                              ("balance", BALANCES)):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}; got '{getattr(self, name)}'")
-        for name in ("tolerance", "learning_rate", "content_weight", "style_weight", "tv_weight"):
+        for name in ("tolerance", "learning_rate", "content_weight", "style_weight", "tv_weight", "content_floor"):
             value = getattr(self, name)
             if not value >= 0 or value == float("inf"):  # also catches NaN
                 raise ValueError(f"{name} must be a finite number >= 0, got {value}")
         parse_memory(self.max_memory)
+        if not 0 <= self.strength <= 1:  # also catches NaN
+            raise ValueError(f"strength must be between 0 (the photo) and 1 (the painting), got {self.strength}")
         if not isinstance(self.trim_frame, bool):
             raise ValueError(f"trim_frame must be true or false, got {self.trim_frame!r}")
         if not 0 < self.style_scale <= 8:  # also catches NaN
@@ -172,7 +186,8 @@ PRESETS: dict[str, dict] = {
     # Optimiser and precision are not part of it: they stay whatever is chosen.
     "tutorial": dict(style_loss="gram", tv_norm="l1", pooling="max", padding="zero", content_layers=("block5_conv2",),
                      style_layers=("block1_conv1", "block2_conv1", "block3_conv1", "block4_conv1", "block5_conv1"),
-                     style_layer_weights=(), content_weight=1e4, style_weight=1e-2, tv_weight=30.0, init="content",
+                     style_layer_weights=(), content_weight=1e4, style_weight=1e-2, tv_weight=30.0, strength=0.5,
+                     balance="fixed", content_floor=0.0, init="content",
                      start_size=512, size_step=2.0, steps=300, tolerance=1e-3),
 }
 

@@ -107,11 +107,15 @@ def palette_start(content: tf.Tensor, styles: list[tf.Tensor], blend: list[float
 def initial_image(config: Config, shape: tuple[int, ...], content: tf.Tensor | None, styles: list[tf.Tensor],
                   blend: list[float], masks: list[tf.Tensor] | None = None) -> tf.Tensor:
     """The image ``config.init`` names, of ``shape`` ``(1, H, W, 3)``: the photo, the photo in the paintings'
-    palette (``palette_start``), the first painting, or seeded noise."""
+    palette (``palette_start``; below strength 0.5 mixed with the photo), the first painting, or seeded noise."""
     if config.init == "content" and content is not None:
         return content
     if config.init == "palette" and content is not None and styles:
-        return palette_start(content, styles, blend, masks)
+        # The painting's colours are part of the painting: below strength 0.5 the start takes a share of them
+        # (none at strength 0, where the photo is the answer), from 0.5 up all of them.
+        share = min(1.0, 2 * config.strength)
+        start = palette_start(content, styles, blend, masks)
+        return start if share == 1.0 else share * start + (1 - share) * content
     if config.init == "style" and styles:
         return resize(styles[0], shape[1:3])
     if config.init == "noise":

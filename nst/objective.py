@@ -12,6 +12,7 @@ from typing import Callable, NamedTuple
 
 import tensorflow as tf
 
+from nst.balance import FLOOR_LAYER, balanced_weights, content_floor, floor_share, floor_weight, pair_scales
 from nst.config import TUTORIAL, Config
 from nst.features import FeatureExtractor
 from nst.inputs import Inputs, resize, scaled
@@ -29,6 +30,7 @@ def extractor_for(config: Config, content: bool = True, style: bool = True,
     A given ``extractor`` is returned as it is once it is checked to compute those layers.
     """
     layers = ((config.content_layers if content and config.content_weight > 0 else ())
+              + ((FLOOR_LAYER,) if content and style and config.content_weight > 0 and config.content_floor else ())
               + (config.style_layers if style and config.style_weight > 0 else ()))
     if extractor is None:
         return FeatureExtractor(layers or config.content_layers, config.weights, config.pooling, config.precision,
@@ -101,31 +103,52 @@ class Level(NamedTuple):
 
 
 class Objective:
-    """``α·content_loss + β·style_loss + γ·tv`` (``functions.style_content_loss`` with ``config``'s weights and
-    terms) plus each of ``terms``, for the images ``inputs``; ``at_size`` computes its targets at one size."""
+    """``α'·content_loss + β'·style_loss + γ'·tv`` (``functions.style_content_loss`` with ``config``'s terms, and its
+    weights after the strength and the pair's scales: ``nst.balance``) plus each of ``terms``, for the images
+    ``inputs``; ``at_size`` computes its targets at one size."""
 
     def __init__(self, config: Config, inputs: Inputs, extractor: FeatureExtractor,
                  functions: Functions = Functions(), terms: dict[str, Term] | None = None) -> None:
         self.config, self.inputs, self.extractor = config, inputs, extractor
         self.functions, self.terms = functions, dict(terms or {})
         self.keywords = objective_for(config, functions)
-        self.use_content = inputs.content is not None and config.content_weight > 0
-        self.use_style = bool(inputs.styles) and config.style_weight > 0
+        both = inputs.content is not None and inputs.styles and config.content_weight > 0 and config.style_weight > 0
+        self.scales = (pair_scales(extractor, inputs.content, inputs.styles, inputs.blend, config)
+                       if both and config.balance == "auto" else None)
+        self.content_weight, self.style_weight, self.tv_weight = balanced_weights(config, self.scales)  # nst.balance
+        self.use_content = inputs.content is not None and self.content_weight > 0
+        self.use_style = bool(inputs.styles) and self.style_weight > 0
+        self.floor_weight = floor_weight(config) if self.use_content and self.use_style else 0.0
+        self.floor = floor_share(config, self.scales)  # ρ
+        self.target_layers = config.content_layers + ((FLOOR_LAYER,) if self.floor_weight else ())
+
+    def weights(self) -> dict:
+        """The weights this objective uses, and the pair's scales they came from (``nst.balance``)."""
+        scales = {} if self.scales is None else {"pair_content_scale": self.scales.content,
+                                                 "pair_style_scale": self.scales.style, "pair_tones": self.scales.tones}
+        return {"content": self.content_weight, "style": self.style_weight, "tv": self.tv_weight,
+                "floor": self.floor_weight, "floor_share": self.floor if self.floor_weight else None, **scales}
 
     def content_targets(self, content: tf.Tensor | None) -> dict[str, tf.Tensor]:
         """``P_l``: the photo's features at the content layers only (the others are large at large sizes)."""
         if not self.use_content:
             return {}
-        return {name: f for name, f in self.extractor(content).items() if name in self.config.content_layers}
+        return {name: f for name, f in self.extractor(content).items() if name in self.target_layers}
 
     def loss_function(self, content_targets: dict, style_targets: dict | list[Region]) -> LossFunction:
         """The image's weighted terms and their sum, against these targets."""
         config, functions, extractor, terms = self.config, self.functions, self.extractor, self.terms
 
+        content_only = {name: content_targets[name] for name in config.content_layers if name in content_targets}
+
         def loss(image: tf.Tensor) -> dict[str, tf.Tensor]:
-            losses = functions.style_content_loss(image, extractor(image), content_targets, style_targets,
-                                                  config.content_weight, config.style_weight, config.tv_weight,
+            features = extractor(image)
+            losses = functions.style_content_loss(image, features, content_only, style_targets,
+                                                  self.content_weight, self.style_weight, self.tv_weight,
                                                   **self.keywords)
+            if self.floor_weight:
+                losses["floor"] = self.floor_weight * content_floor(features, content_targets, self.floor)
+                losses["total"] = losses["total"] + losses["floor"]
             for name, term in terms.items():
                 losses[name] = term(image)
                 losses["total"] = losses["total"] + losses[name]

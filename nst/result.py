@@ -35,6 +35,8 @@ class Result:
     stopped_note: str | None = None  # the same, saying where and after how many steps
     sizes: list[tuple[int, int]] = dataclasses.field(default_factory=list)  # (height, width) of each size optimised
     plan: Plan | None = None  # how each size was processed: whole or in tiles, and the memory budget
+    weights: dict | None = None  # the weights the run used: content and style after the strength and the pair's
+    # scales (nst.balance), tv, and the pair's scales C and S when balance="auto"
 
     @property
     def steps(self) -> int:
@@ -50,6 +52,7 @@ class Result:
             "sizes": [{"height": int(height), "width": int(width)} for height, width in self.sizes],
             "device": device_name(),
             "versions": versions(),
+            "weights": self.weights,
             "final": {k: self.final[k] for k in ("step", "size", "content", "style", "tv", "total")},
             "steps": self.steps,
             "seconds": round(self.seconds, 3),

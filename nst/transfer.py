@@ -177,7 +177,8 @@ def _result(run: _Run, image: tf.Tensor, interrupted: bool, error: str | None, s
                                                f"{config.steps} steps: {state.stopped}")
     return Result(image=image, history=state.history, model=run.objective.extractor.describe(), config=config,
                   seconds=state.seconds, final=state.final(), interrupted=interrupted, error=error, snapshot=snapshot,
-                  stopped=state.stopped, stopped_note=note, sizes=run.plan.sizes[:state.size_index + 1], plan=run.plan)
+                  stopped=state.stopped, stopped_note=note, sizes=run.plan.sizes[:state.size_index + 1], plan=run.plan,
+                  weights=run.objective.weights())
 
 
 def stylize(content: ImageLike, style: ImageLike | list[ImageLike], config: Config = Config(),

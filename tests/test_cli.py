@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from nst import Config, load_image, style_content_loss
+from nst.balance import content_floor
 from nst.cli import main
 from nst.losses import Functions
 from nst.objective import extractor_for, objective_for, style_targets_for
@@ -153,7 +154,7 @@ def test_a_run_writes_the_image_and_metrics_whose_losses_can_be_recomputed(tmp_p
     assert record["model"]["weights_md5"] == "253f8cb515780f3b799900260a226db6"
     assert record["model"]["parameters"] == 15304768  # the 14 conv layers up to block5_conv2: 20,024,384 less two
     assert [e["step"] for e in record["history"]] == list(range(7))
-    assert set(record["history"][0]) == {"step", "size", "seconds", "content", "style", "tv", "total"}
+    assert set(record["history"][0]) == {"step", "size", "seconds", "content", "style", "tv", "floor", "total"}
     assert record["steps"] == 6 and record["steps_per_second"] > 0 and record["device"]
     assert record["versions"]["tensorflow"] and record["config"]["size"] == 64
     assert record["stopped"] is None  # it ran its 6 steps
@@ -164,12 +165,14 @@ def test_a_run_writes_the_image_and_metrics_whose_losses_can_be_recomputed(tmp_p
     extractor = extractor_for(dataclasses.replace(config, precision="float32"))
     assert extractor.describe()["pooling"] == record["model"]["pooling"] == config.pooling
     content, style, image = (load_image(p, 64) for p in (content_path, style_path, output))
-    content_features = extractor(content)
-    terms = style_content_loss(image, extractor(image), {n: content_features[n] for n in config.content_layers},
+    content_features, features = extractor(content), extractor(image)
+    weights = record["weights"]  # after the strength and the pair's scales (nst.balance), as the run used them
+    terms = style_content_loss(image, features, {n: content_features[n] for n in config.content_layers},
                                style_targets_for(extractor, [style], config, [1.0]),
-                               config.content_weight, config.style_weight, config.tv_weight,
-                               **objective_for(config, Functions()))
-    for name in ("content", "style", "tv", "total"):
+                               weights["content"], weights["style"], weights["tv"], **objective_for(config, Functions()))
+    terms["floor"] = weights["floor"] * content_floor(features, content_features, weights["floor_share"])
+    terms["total"] += terms["floor"]
+    for name in ("content", "style", "tv", "total"):  # the total with the floor; "final" has no floor of its own
         assert float(terms[name]) == pytest.approx(record["final"][name], rel=0.05)
 
 

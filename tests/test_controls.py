@@ -54,7 +54,7 @@ def test_the_style_target_is_the_weighted_gram_matrices(paths, tutorial_extracto
     content = load_image(paths["content"], 64)
     grams = [tutorial_extractor(load_image(paths[k], 64)) for k in "ab"]
     targets = {n: 0.7 * gram_matrix(grams[0][n]) + 0.3 * gram_matrix(grams[1][n]) for n in config.style_layers}
-    by_hand = config.style_weight * float(style_loss(tutorial_extractor(content), targets))
+    by_hand = result.weights["style"] * float(style_loss(tutorial_extractor(content), targets))
     assert result.history[0]["style"] == pytest.approx(by_hand, rel=1e-5)
     with pytest.raises(ValueError, match="3 weights for 2 style images"):
         stylize(paths["content"], [paths["a"], paths["b"]], dataclasses.replace(SMALL, style_blend=(1, 1, 1)))
@@ -70,7 +70,7 @@ def test_the_wasserstein_target_of_a_blend_is_the_gaussian_of_the_blended_moment
     targets = {n: gaussian_fit(0.7 * means[0][n] + 0.3 * means[1][n],
                                0.7 * gram_matrix(features[0][n]) + 0.3 * gram_matrix(features[1][n]))
                for n in config.style_layers}
-    by_hand = config.style_weight * float(style_loss(extractor(load_image(paths["content"], 64)), targets,
+    by_hand = result.weights["style"] * float(style_loss(extractor(load_image(paths["content"], 64)), targets,
                                                      distance=wasserstein_distance))
     assert result.history[0]["style"] == pytest.approx(by_hand, rel=1e-4)
 
@@ -100,7 +100,7 @@ def test_style_scale_resizes_the_style_image(paths, extractor, tutorial_extracto
     half = tf.clip_by_value(tf.image.resize(style, [round(s / 2) for s in style.shape[1:3]], antialias=True), 0, 1)
     targets = {n: gram_matrix(tutorial_extractor(half)[n]) for n in config.style_layers}
     content = load_image(paths["content"], 64)
-    by_hand = config.style_weight * float(style_loss(tutorial_extractor(content), targets))
+    by_hand = result.weights["style"] * float(style_loss(tutorial_extractor(content), targets))
     assert result.history[0]["style"] == pytest.approx(by_hand, rel=1e-5)
     with pytest.raises(ValueError, match="below the 16 px"):
         stylize(paths["content"], paths["a"], dataclasses.replace(SMALL, style_scale=0.1), extractor=extractor)

@@ -106,16 +106,20 @@ def fragments() -> dict[str, list[str]]:
     memory = _load("memory_benchmark", ROOT / "benchmarks" / "memory.py")
     found: dict[str, list[str]] = {page: [] for page in PAGES}
     version = re.search(r'^version = "([\d.]+)"', pyproject, re.MULTILINE)[1]
-    release = "before version " + ".".join(version.split(".")[:2])  # the tutorial's objective was the default
+    release = "before version 0.2"  # the tutorial's objective was the default until then (nst/config.py says so)
+    assert release in (ROOT / "nst" / "config.py").read_text() and version >= "0.2"
 
     # README: the hero pair in the quality gallery; the lessons' run times; quick mode; Python.
     q512 = _record("quality_512.json")
     gallery = q512["settings"]["defaults"]["results"]
     hero = next(r for r in gallery if (r["photo"], r["painting"]) == ("china", "great_wave"))
     found["README.md"] += [
-        f"the same pair took {hero['seconds']:.0f} s ({hero['steps']} steps) on a {machine(q512['device'])} CPU",
+        f"It took {hero['seconds']:.0f} s ({hero['steps']} steps) on a {machine(q512['device'])} CPU",
         "Python ≥ " + re.search(r'requires-python = ">=([\d.]+)"', pyproject)[1],
         f"up to {defaults.steps} steps", f"{defaults.size} px, L-BFGS",
+        f"the balance of version {version[:3]}", "runs from 0, the photo, to 1,", f"the default {defaults.strength} "
+        "balances the two, and 0.25 and 0.75 lie evenly", "(2(1 − s))² and `--style-weight` by (2s)², so each step "
+        "of 0.25 from the middle", "# less of the painting; 0.75 more",
     ]
     for stem, header in notebook_headers().items():
         time, device = re.fullmatch(r"(\d+ min \d+ s) for the outputs below, on (.+) at \d+ px(?:, \d+ frames)?; "
@@ -127,46 +131,43 @@ def fragments() -> dict[str, list[str]]:
 
     # docs/quality.md: the tables of benchmarks/quality.py, and the sentences made from the same record.
     page = found["docs/quality.md"]
-    medians = {name: {k: statistics.median(r[k] for r in entry["results"]) for k in quality.METRICS}
-               for name, entry in q512["settings"].items()}
-    page.append(quality.table({name: entry["results"] for name, entry in q512["settings"].items()}))  # whole tables
+    results = {name: entry["results"] for name, entry in q512["settings"].items()}
+    page.append(quality.table(results))  # the whole table
+    page.append(quality.pair_table(results, "before", "defaults"))
     levers = _record("quality_192_levers.json")
     page.append(quality.table(levers["results"]))
     screens = [_record(f"quality_256_screen{i}.json") for i in (2, 3, 4, 5)]
     assert len({(s["size"], s["steps"], s["device"]) for s in screens}) == 1
     page.append(quality.table({k: v for s in screens for k, v in s["results"].items()}))
-    d, t = medians["defaults"], medians["tutorial"]
-    stopped = [r["steps"] for r in gallery if r.get("stopped")]
     screen_pairs = {len(rows) for s in screens for rows in s["results"].values()}.pop()
-    tv = [q512["settings"][name]["config"]["tv_weight"] for name in ("w2+palette+avg+cw3+l2tv", "defaults-tv1e8",
-                                                                       "defaults")]
-    speckle = {(r["photo"], r["painting"]): r["speckle"] for r in gallery}
+    page += _quality_sentences(q512, quality)
     page += [
         f"at 512 px, on a {machine(q512['device'])} CPU (no GPU)",
-        f"(512 px, up to {q512['settings']['defaults']['config']['steps']} L-BFGS steps, bfloat16)",
+        f"512 px, up to {q512['settings']['defaults']['config']['steps']} L-BFGS\nsteps, bfloat16",
         f"wall time, up to {q512['settings']['defaults']['config']['steps']} steps",
         f"flattest {quality.speckle.__defaults__[0] * 100:.0f} % of pixels",
-        f"(palette {g3(d['palette'])} against {g3(t['palette'])})",
-        f"(0.874 against {g3(t['speckle'])})".replace("0.874", g3(d["speckle"])),
-        f"style distance {1 / d['style']:.0f}x below the photo's (the tutorial: {1 / t['style']:.0f}x)",
-        f"(SSIM {g3(t['ssim'])} against {g3(d['ssim'])})",
-        f"{len(stopped)} of the {len(gallery)} ended before their {defaults.steps} steps, after {min(stopped)} to "
-        f"{max(stopped)} steps",
-        f"({', '.join(sci(w) for w in tv)})",
-        "median speckle from {} to {} to {} and SSIM from {} to {} to {}".format(
-            *(g3(medians[n][k]) for k in ("speckle", "ssim") for n in ("w2+palette+avg+cw3+l2tv", "defaults-tv1e8",
-                                                                       "defaults"))),
-        "style distance from {} to {} to {}".format(*(g3(medians[n]["style"]) for n in (
-            "w2+palette+avg+cw3+l2tv", "defaults-tv1e8", "defaults"))),
-        f"coffee × great_wave {speckle[('coffee', 'great_wave')]:.3g}, "
-        f"astronaut × great_wave {speckle[('astronaut', 'great_wave')]:.3g}",
         f"at {levers['size']} px and {levers['steps']} steps on eight pairs of `data/`, on a "
         f"{machine(levers['device'])} CPU",
         f"at {screens[0]['size']} px and {screens[0]['steps']} steps on the first six pairs, on a "
         f"{machine(screens[0]['device'])} CPU",
-        f"Pairs {screen_pairs + 1} to {len(quality.GALLERY)} of the gallery",
-        release,
+        f"Pairs {screen_pairs + 1} to 12 of the gallery",  # the gallery of version 0.2 had twelve
+        release, f"Version {version[:3]} weighs each pair",
+        f"VGG19 pools by 2 four times, so a grid left by its strides\nrepeats every 2, 4, 8 or {quality.GRID_PERIOD} px",
+        f"flattest {quality.grid_peaks.__defaults__[0] * 100:.0f} % of {quality.GRID_PATCH} px patches, the mean over "
+        f"those {quality.GRID_PERIOD ** 2 - 1} frequencies",
+        f"checks that lines a few grey levels\nbright every 2, 4, 8 or {quality.GRID_PERIOD} px raise it above "
+        f"{_grid_limit()}, and lines every 5 px do not",
     ]
+    page += _strength_sentences(defaults)
+    balance256 = _record("quality_256_balance.json")
+    by_strength = {name: entry["results"] for name, entry in balance256["settings"].items()}
+    strength_table = quality.strength_table(by_strength, ["strength0.25", "defaults", "strength0.75"])
+    ratios = [float(row.split("|")[-2]) for row in strength_table.splitlines()[2:]]
+    rocket_wood = next(r for r in by_strength["strength0.25"] if (r["photo"], r["painting"]) == ("rocket", "wood"))
+    page += [strength_table, f"at 256 px and {balance256['settings']['strength0.25']['steps']} steps",
+             f"within {max(max(r, 1 / r) for r in ratios):.1f}x of each other",
+             f"flags ({rocket_wood['speckle']:.2f}) and the grid metric does not\n({rocket_wood['grid']:.2f})",
+             "distance: 1 would be even"]
 
     # docs/speed.md: benchmarks/speed.py's tables as recorded, the timed passes, the 2048 px run.
     page = found["docs/speed.md"]
@@ -251,7 +252,7 @@ def fragments() -> dict[str, list[str]]:
 
     # docs/design.md: the objectives' weights as nst.Config has them; the weights' file.
     weights = (ROOT / "nst" / "weights" / "__init__.py").read_text()
-    found["docs/design.md"] += [
+    found["docs/design.md"] += [f"typical pair at strength {defaults.strength}",
         f"`{sci(defaults.content_weight)} · content + {sci(defaults.style_weight)} · style + "
         f"{sci(defaults.tv_weight)} · smoothness`",
         f"`{sci(tutorial.content_weight)} · content + {sci(tutorial.style_weight)} · style + "
@@ -408,6 +409,62 @@ def fragments() -> dict[str, list[str]]:
         f"gets only the later frames' {steps // share} steps",
     ]
     return found
+
+
+def _grid_limit() -> str:
+    """The limit tests/test_quality_metrics.py holds a faint grid above."""
+    return re.search(r"photo\) > ([\d.]+)", (ROOT / "tests" / "test_quality_metrics.py").read_text())[1]
+
+
+def _strength_sentences(defaults) -> list[str]:
+    """The strength's settings as nst.balance and notebook 4 have them: the default, the quarters, the formula."""
+    balance = (ROOT / "nst" / "balance.py").read_text()
+    assert re.search(r"^SHARPNESS = 2\.0", balance, re.MULTILINE)  # the squares below
+    strengths = re.search(r"strengths = \(([\d., ]+)\)", (ROOT / "notebooks" / "04_controls.ipynb").read_text())[1]
+    assert [s.strip() for s in strengths.split(",")] == ["0.0", "0.25", "0.5", "0.75", "1.0"]
+    assert defaults.strength == 0.5
+    return ["at strengths 0, 0.25, 0.5, 0.75 and 1", "(2(1 − s))² and the style weight by (2s)²",
+            "0.25 and 0.75 lie as far from 0.5", "that 0.25 and 0.75 lie within 3x of each other's distance from 0.5",
+            "One number from 0 (the photo) to 1", "(at 0 the photo comes back untouched)", "(at 1 there is none)",
+            "Notebook 4 shows one pair at five"]
+
+
+def _quality_sentences(q512: dict, quality) -> list[str]:
+    """docs/quality.md's sentences made from the 512 px gallery and the floor's record (as /tmp-free as the page)."""
+    d, b = q512["settings"]["defaults"]["results"], q512["settings"]["before"]["results"]
+    med = lambda rows, k: statistics.median(r[k] for r in rows)  # noqa: E731
+    key = lambda r: (r["photo"], r["painting"])  # noqa: E731
+    before = {key(r): r for r in b}
+    lowest, lowest_before = min(d, key=lambda r: r["ssim"]), min(b, key=lambda r: r["ssim"])
+    floor = _record("floor_512.json")
+    config = q512["settings"]["defaults"]["config"]
+    new6 = [r for r in d if key(r) in {key(x) for x in b[12:]}]  # the pairs both ran in this session
+    seconds = (med(d, "seconds"), statistics.median(before[key(r)]["seconds"] for r in d))
+    steps = (sum(r["steps"] for r in d), sum(before[key(r)]["steps"] for r in d))
+    per_step = (sum(r["seconds"] for r in d) / steps[0], sum(before[key(r)]["seconds"] for r in d) / steps[1])
+    hubble = next(r for r in d if key(r) == ("chelsea", "hubble_deep_field"))
+    return [
+        f"the cat was gone (SSIM {before[('chelsea', 'hubble_deep_field')]['ssim']:.3f})",
+        f"filled the rocket's dusk\n({before[('rocket', 'starry_night')]['ssim']:.3f})",
+        f"Over the\n{len(floor['outputs'])} outputs",
+        f"(correlation {floor['correlation_with_ssim']['block5_conv2']:+.2f})",
+        f"({floor['correlation_with_ssim']['block3_conv2']:+.2f};",
+        f"(default {config['content_floor']})",
+        f"SSIM: median {med(d, 'ssim'):.3g}, lowest {lowest['ssim']:.3f} ({lowest['photo']} × {lowest['painting']}); "
+        f"before, {med(b, 'ssim'):.3g} and {lowest_before['ssim']:.3f} ({lowest_before['photo']} × "
+        f"{lowest_before['painting']})",
+        f"Palette {med(d, 'palette'):.3g}, speckle {med(d, 'speckle'):.3g}, and the style distance "
+        f"{1 / med(d, 'style'):.0f}x below the photo's",
+        f"at most {max(r['grid'] for r in d):.2f} of the photo's own on every pair",
+        f"median {seconds[0]:.0f} s against {seconds[1]:.0f} s before on the same {len(d)} pairs",
+        f"{(seconds[0] / seconds[1] - 1) * 100:.0f} % slower: not met",
+        f"fewer steps ({steps[0]} against {steps[1]} in all)",
+        f"({per_step[0]:.2f} s against {per_step[1]:.2f} s on average)",
+        f"On the {len(new6)} pairs both settings ran in the same session, one after the other: median "
+        f"{med(new6, 'seconds'):.0f} s against {statistics.median(before[key(r)]['seconds'] for r in new6):.0f} s.",
+        f"is\n{hubble['style']:.3g} of the photo's, the gallery's highest",
+        f"(the lowest SSIM,\n{lowest['ssim']:.3f})",
+    ]
 
 
 # Numbers that are not measurements, each with why. Matched text is taken out before numbers are counted.

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from nst import (Callback, Config, FeatureExtractor, ProgressBar, load_image, reconstruct_content, stylize,
                  synthesize_style)
+from nst.balance import FLOOR_LAYER
 from nst.losses import Functions, style_content_loss
 from nst.objective import extractor_for, objective_for, style_targets_for
 from nst.plan import coarse_to_fine_sizes
@@ -37,11 +38,13 @@ class CountingExtractor(FeatureExtractor):
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_each_step_reuses_one_traced_function(content_path, style_path, optimizer):
     config = dataclasses.replace(SMALL, optimizer=optimizer, steps=8, weights=None)
-    extractor = CountingExtractor(config.content_layers + config.style_layers, weights=None, precision="float32")
+    extractor = CountingExtractor(config.content_layers + (FLOOR_LAYER,) + config.style_layers, weights=None,
+                                  precision="float32")
     CountingExtractor.calls = 0
     result = stylize(content_path, style_path, config, extractor=extractor)
-    # two eager calls for the targets, one trace of the step, and for Adam an eager score of the last update
-    assert CountingExtractor.calls == 2 + 1 + (optimizer == "adam")
+    # two eager calls for the pair's scales (nst.balance), two for the targets, one trace of the step, and for
+    # Adam an eager score of the last update
+    assert CountingExtractor.calls == 2 + 2 + 1 + (optimizer == "adam")
     assert [entry["step"] for entry in result.history] == list(range(9))
 
 
