@@ -23,9 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def main() -> None:
     import nst
-    from nst.balance import ANALYSIS_SIZE, pair_scales
+    from nst.balance import ANALYSIS_SIZE
     from nst.inputs import style_image
-    from nst.objective import extractor_for
+    from nst.objective import extractor_for, pair_scales
     from nst.result import device_name, versions
 
     record = {"analysis_size": ANALYSIS_SIZE, "device": device_name(), "versions": versions(), "distances": {}}

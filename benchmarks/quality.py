@@ -3,6 +3,7 @@
     python benchmarks/quality.py                                   # tutorial and defaults at 512 px
     python benchmarks/quality.py --size 256 --steps 100 --pairs 6 --tag _screen --settings tutorial palette+avg
     python benchmarks/quality.py --settings defaults --pairs 12 --skip 6   # pairs 7 to 12 only
+    python benchmarks/quality.py --settings before defaults --interleave  # pair by pair: times that compare
     python benchmarks/quality.py --settings tutorial defaults --pairs 0 --compare tutorial defaults  # redraw only
 
 Each setting is a set of ``Config`` changes (``SETTINGS``) run on the pairs of ``GALLERY``. For each
@@ -23,14 +24,20 @@ output the table gives (medians over the pairs, and each pair in the JSON):
 * **style**: the Gatys style distance (the tutorial's Gram MSE, max-pooled VGG19) of the output, over
   the photo's: how much closer the texture came;
 * **objective**: the tutorial's whole objective (``Config.preset("tutorial")`` weights), in float32;
-* **seconds**: the run's wall time, tracing included (the model is built beforehand).
+* **seconds**: the run's wall time, tracing included (the model is built beforehand); each row also keeps the
+  machine's load average over the minute before it started (``load``: 0 on an idle machine, 2 with both
+  cores of a 2-core machine busy elsewhere), since a busy machine makes a run slower, not worse.
+
+To compare the times of two settings fairly, run them pair by pair, one after the other (``--interleave``): the
+machine's other work then falls on both alike.
 
 Writes each output to ``docs/quality/<size>/<setting>/<photo>_<painting>.jpg``; the record
 ``benchmarks/results/quality_<size><tag>.json``, to which each run adds its settings (a setting run
 again on some pairs keeps its other pairs; run again with other ``Config`` changes, it starts afresh);
 the table of every setting in it, on stdout and in ``quality_<size><tag>.md``; one sheet per setting,
 ``docs/quality/<setting>_<size><tag>.jpg`` (photo, painting, output: a row per pair); and
-``docs/quality/compare_<size><tag>.jpg``, the settings side by side on the pairs they all ran.
+``docs/quality/compare_<size><tag>.jpg``, the settings side by side on the pairs they all ran; and at 512 px, the
+README's first picture (``HERO``: the photo, the painting and the defaults' output), ``docs/china_great_wave.jpg``.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import statistics
 import time
 import warnings
@@ -228,13 +236,13 @@ def run_setting(setting: str, size: int, steps: int | None, pairs: list[tuple[st
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a trimmed frame: the run says so itself
             painting = style_image(STYLE / f"{painting_name}.jpg", config, 0)
-        start = time.perf_counter()
+        load, start = os.getloadavg()[0], time.perf_counter()
         result = nst.stylize(photo, painting, config, extractor=extractor)
         seconds = time.perf_counter() - start
         row = {"photo": photo_name, "painting": painting_name, "steps": result.history[-1]["step"],
                "losses": {k: result.final[k] for k in ("content", "style", "tv", "total")}, "stopped": result.stopped,
                **scores(result.image, photo, painting, tutorial_scorer(photo, painting, size)),
-               "seconds": seconds, "image": result.image}
+               "seconds": seconds, "load": round(load, 2), "image": result.image}
         nst.save_image(result.image, picture_path(setting, size, photo_name, painting_name))
         print(f"{setting:>12} {photo_name} x {painting_name}: " + ", ".join(
             f"{k} {row[k]:.3g}" for k in METRICS), flush=True)
@@ -265,6 +273,29 @@ def comparison_sheet(settings: list[str], pairs: list[tuple[str, str]], size: in
         tiles.append(_tile(nst.load_image(STYLE / f"{painting}.jpg", tile), tile))
         tiles.extend(_tile(nst.load_image(picture_path(s, size, photo, painting), tile), tile) for s in settings)
     _sheet(tiles, path, tile, 2 + len(settings))
+
+
+HERO = ("china", "great_wave")  # the README's first picture
+
+
+def hero_picture(size: int, path: Path) -> None:
+    """The README's first picture: the hero pair's photo, painting and the defaults' output, titled."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    photo, painting = HERO
+    panels = [(f"content: {photo}.jpg", CONTENT / f"{photo}.jpg"), (f"style: {painting}.jpg", STYLE / f"{painting}.jpg"),
+              (f"the defaults: {size} px, L-BFGS", picture_path("defaults", size, photo, painting))]
+    figure, axes = plt.subplots(1, 3, figsize=(11.9, 2.97))
+    for ax, (title, picture) in zip(axes, panels):
+        ax.imshow(Image.open(picture).convert("RGB"), aspect="auto")
+        ax.set_title(title)
+        ax.axis("off")
+    figure.tight_layout()
+    figure.savefig(path, dpi=100, pil_kwargs={"quality": 90})
+    plt.close(figure)
 
 
 def _sheet(tiles: list[Image.Image], path: Path, size: int, columns: int) -> None:
@@ -327,6 +358,21 @@ def strength_table(results: dict[str, list[dict]], settings: list[str]) -> str:
     return "\n".join(lines)
 
 
+def add_rows(record: dict, setting: str, rows: list[dict], args: argparse.Namespace) -> None:
+    """Put ``rows`` into the record's entry for ``setting``, in the gallery's order, replacing the same pairs' rows;
+    an entry made with other ``Config`` changes under the same name starts afresh."""
+    config = json.loads(json.dumps(dataclasses.asdict(config_for(setting, args.size, args.steps))))  # as stored
+    entry = record["settings"].get(setting, {})
+    if entry.get("config") != config:
+        entry = {"steps": args.steps, "config": config, "results": []}
+    ran = {(row["photo"], row["painting"]) for row in rows}
+    kept = [row for row in entry["results"] if (row["photo"], row["painting"]) not in ran]
+    order = {pair: i for i, pair in enumerate(GALLERY)}
+    entry["results"] = sorted(kept + [{k: v for k, v in row.items() if k != "image"} for row in rows],
+                              key=lambda row: order[(row["photo"], row["painting"])])
+    record["settings"][setting] = entry
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=512)
@@ -335,6 +381,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=len(GALLERY), help="the first N pairs of the gallery only")
     parser.add_argument("--skip", type=int, default=0, help="leave out the first K of those (run before)")
     parser.add_argument("--only", nargs="+", metavar="PHOTO/PAINTING", help="these pairs of the gallery only")
+    parser.add_argument("--interleave", action="store_true", help="pair by pair, each setting in turn (for times "
+                        "that compare: the machine's other work falls on every setting alike)")
     parser.add_argument("--tag", default="", help="added to the output names, to keep several runs apart")
     parser.add_argument("--compare", nargs="+", help="the settings of the comparison sheet, in its order "
                         "(default: every setting of the record)")
@@ -350,25 +398,21 @@ def main() -> None:
     record = json.loads((out / f"{name}.json").read_text()) if (out / f"{name}.json").exists() else {}
     record.update({"size": args.size, "device": device_name(), "versions": versions()})
     record.setdefault("settings", {})
+    pairs = GALLERY[args.skip:args.pairs]
+    if args.only:
+        pairs = [pair for pair in pairs if "/".join(pair) in args.only]
+    # --interleave: pair by pair, every setting on it; else setting by setting, every pair.
+    runs = ([(setting, [pair]) for pair in pairs for setting in args.settings] if args.interleave
+            else [(setting, pairs) for setting in args.settings])
+    for setting, some in runs:
+        add_rows(record, setting, run_setting(setting, args.size, args.steps, some), args)
+        (out / f"{name}.json").write_text(json.dumps(record, indent=1))  # after each run: a stop keeps the rest
     for setting in args.settings:
-        pairs = GALLERY[args.skip:args.pairs]
-        if args.only:
-            pairs = [pair for pair in pairs if "/".join(pair) in args.only]
-        rows = run_setting(setting, args.size, args.steps, pairs)
-        config = json.loads(json.dumps(dataclasses.asdict(config_for(setting, args.size, args.steps))))  # as stored
-        entry = record["settings"].get(setting, {})
-        if entry.get("config") != config:  # other settings under the same name: start afresh
-            entry = {"steps": args.steps, "config": config, "results": []}
-        ran = {(row["photo"], row["painting"]) for row in rows}
-        kept = [row for row in entry["results"] if (row["photo"], row["painting"]) not in ran]
-        order = {pair: i for i, pair in enumerate(GALLERY)}
-        entry["results"] = sorted(kept + [{k: v for k, v in row.items() if k != "image"} for row in rows],
-                                  key=lambda row: order[(row["photo"], row["painting"])])
-        record["settings"][setting] = entry
-        (out / f"{name}.json").write_text(json.dumps(record, indent=1))  # after each setting: a stop keeps the rest
-        pairs = [(row["photo"], row["painting"]) for row in entry["results"]]
+        done = [(row["photo"], row["painting"]) for row in record["settings"][setting]["results"]]
         sheet = ROOT / "docs" / "quality" / f"{setting}_{args.size}{args.tag}.jpg"
-        comparison_sheet([setting], pairs, args.size, sheet, 256)  # photo, painting, output: a row per pair
+        comparison_sheet([setting], done, args.size, sheet, 256)  # photo, painting, output: a row per pair
+    if "defaults" in args.settings and args.size == 512 and not args.tag and HERO in pairs:
+        hero_picture(args.size, ROOT / "docs" / "china_great_wave.jpg")
     results = {s: entry["results"] for s, entry in record["settings"].items()}
     compared = args.compare or list(results)
     if len(compared) > 1:  # photo, painting, then the settings side by side, on the pairs they all ran

@@ -1,16 +1,17 @@
-"""Video without flicker: clips with known motion, stylised with the temporal loss (``nst.stylize_video``)
-and frame by frame on their own (``nst.stylize`` on each frame, the same Config), side by side.
+"""Video without flicker: clips stylised with the temporal loss (``nst.stylize_video``) and frame by frame on
+their own (``nst.stylize`` on each frame, the same Config), side by side.
 
-    python benchmarks/video.py                                # 8 frames at 128 px, 100 steps, the three clips
-    python benchmarks/video.py --size 256 --frames 6 --clips pan --tag _256
-    python benchmarks/video.py --clips pan --temporal-weights 0 1e9 1e10 1e11 --tag _weights --no-independent
+    python benchmarks/video.py --size 256 --frames 6 --clips pan bunny --tag _256   # the defaults' 300 steps
+    python benchmarks/video.py --size 512 --frames 4 --clips bunny --no-independent --tag _512
+    python benchmarks/video.py --size 128 --steps 100 --temporal-weights 0 1e9 1e10  # choosing the weight
 
-The clips are made from data/ with motion known to the pixel, so the warping error is measured with the
-true flow and the true mask as well as with DIS's:
+Three clips are made from data/ with motion known to the pixel, so the warping error is measured with the
+true flow and the true mask as well as with DIS's; the fourth is real:
 
 * **pan**: a crop of china.jpg moving right by size/64 px a frame;
 * **zoom**: a crop of astronaut.jpg shrinking by 2 % a frame around its centre, resized to the same size;
-* **crossing**: a patch of coffee.jpg crossing a still china.jpg by size/32 px a frame.
+* **crossing**: a patch of coffee.jpg crossing a still china.jpg by size/32 px a frame;
+* **bunny**: the first frames of data/video/bunny.mp4 (data/SOURCES.md), DIS's flow only.
 
 For each clip and method, per frame: the temporal warping error (mean squared difference over the kept
 pixels between stylised frame t and stylised frame t-1 warped to t), the style loss (the weighted style
@@ -38,7 +39,8 @@ import nst
 from nst.images import load_image
 from nst.objective import extractor_for
 from nst.result import device_name, versions
-from nst.video.clip import TEMPORAL_WEIGHT
+from nst.video.clip import LATER_SHARE, TEMPORAL_WEIGHT, steps_at_size
+from nst.video.frames import open_clip
 from nst.video.flow import consistency_mask, optical_flow, warping_error
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,18 +100,26 @@ def crossing(size: int, frames: int) -> tuple[list[np.ndarray], list[np.ndarray]
     return clip, flows, masks
 
 
-CLIPS = {"pan": pan, "zoom": zoom, "crossing": crossing}
+def bunny(size: int, frames: int) -> tuple[list[np.ndarray], None, None]:
+    """The first frames of a real clip (data/video/bunny.mp4: the bunny climbs out of his burrow; a still camera,
+    24 fps). Its motion is not known: no true flow, no true mask."""
+    clip = open_clip(ROOT / "data" / "video" / "bunny.mp4", size)
+    return [frame for _, frame in zip(range(frames), clip.read())], None, None
+
+
+CLIPS = {"pan": pan, "zoom": zoom, "crossing": crossing, "bunny": bunny}
 
 
 def errors(stylised: list[np.ndarray], clip: list[np.ndarray], flows, masks) -> dict[str, list[float]]:
-    """The warping error of frames 2.. with the true flow and mask, and with DIS's."""
+    """The warping error of frames 2.. with the true flow and mask (none for a real clip), and with DIS's."""
     true, dis = [], []
     for t in range(1, len(clip)):
-        true.append(warping_error(stylised[t], stylised[t - 1], flows[t - 1], masks[t - 1]))
+        if flows is not None:
+            true.append(warping_error(stylised[t], stylised[t - 1], flows[t - 1], masks[t - 1]))
         backward = optical_flow(clip[t], clip[t - 1])
         mask = consistency_mask(optical_flow(clip[t - 1], clip[t]), backward)
         dis.append(warping_error(stylised[t], stylised[t - 1], backward, mask))
-    return {"warping_error_true": true, "warping_error_dis": dis}
+    return {"warping_error_true": true if flows is not None else None, "warping_error_dis": dis}
 
 
 def independent(clip: list[np.ndarray], config: nst.Config, extractor) -> tuple[list[np.ndarray], list[dict]]:
@@ -118,7 +128,7 @@ def independent(clip: list[np.ndarray], config: nst.Config, extractor) -> tuple[
     for frame in clip:
         result = nst.stylize(frame, str(STYLE), config, extractor=extractor)
         images.append(np.round(result.image.numpy()[0] * 255) / 255)  # as saved in 8 bits
-        frames.append({"seconds": result.seconds, "steps": result.history[-1]["step"], "style": result.final["style"]})
+        frames.append({"seconds": result.seconds, "steps": steps_at_size(result), "style": result.final["style"]})
     return images, frames
 
 
@@ -126,24 +136,31 @@ def temporal(clip: list[np.ndarray], config: nst.Config, extractor, weight: floa
     with tempfile.TemporaryDirectory() as folder:
         result = nst.stylize_video(clip, str(STYLE), folder, config, temporal_weight=weight, extractor=extractor)
         images = [np.asarray(Image.open(path), np.float32) / 255.0 for path in result.frames]
-    frames = [{"seconds": f["seconds"], "steps": f["steps"], "style": f["style"]} for f in result.metrics["frames"]]
+    frames = [{"seconds": f["seconds"], "steps": f["steps_at_size"], "style": f["style"]}
+              for f in result.metrics["frames"]]
     return images, frames
 
 
 def summary(method: dict, baseline: dict | None) -> dict:
     seconds = [f["seconds"] for f in method["frames"]]
-    out = {"warping_error_true": float(np.mean(method["warping_error_true"])),
+    true = method["warping_error_true"]
+    out = {"warping_error_true": None if true is None else float(np.mean(true)),
            "warping_error_dis": float(np.mean(method["warping_error_dis"])),
            "style": float(np.mean([f["style"] for f in method["frames"]])), "seconds": float(sum(seconds)),
            "later_over_first": float(max(seconds[1:]) / seconds[0])}
     if baseline is not None:
         base = summary(baseline, None)
         out["vs_independent"] = {
-            "warping_error_true": out["warping_error_true"] / base["warping_error_true"],
+            "warping_error_true": None if true is None else out["warping_error_true"] / base["warping_error_true"],
             "warping_error_dis": out["warping_error_dis"] / base["warping_error_dis"],
             "style_worst_frame": max(f["style"] / g["style"] for f, g in zip(method["frames"], baseline["frames"])),
             "seconds": out["seconds"] / base["seconds"]}
     return out
+
+
+def _number(value: float | None, spec: str, unit: str = "") -> str:
+    """A table's number, or "n/a" where the clip has no true flow."""
+    return "n/a" if value is None else f"{value:{spec}}{unit}"
 
 
 def table(record: dict) -> str:
@@ -158,12 +175,12 @@ def table(record: dict) -> str:
         for method, s in entry["summary"].items():
             ratios = s.get("vs_independent")
             compared = ("| | | |" if ratios is None else
-                        f"| {ratios['warping_error_true']:.3f}x, {ratios['warping_error_dis']:.3f}x "
+                        f"| {_number(ratios['warping_error_true'], '.3f', 'x')}, {ratios['warping_error_dis']:.3f}x "
                         f"| {ratios['style_worst_frame']:.2f}x | {ratios['seconds']:.2f}x |")
             later = [f["seconds"] for f in entry["methods"][method]["frames"][1:]]
             per_frame = ("" if independent is None or method == "independent" else
                          f"{np.mean(later) / np.mean([f['seconds'] for f in independent['frames']]):.2f}")
-            lines.append(f"| {clip} | {method} | {s['warping_error_true']:.2e} | {s['warping_error_dis']:.2e} | "
+            lines.append(f"| {clip} | {method} | {_number(s['warping_error_true'], '.2e')} | {s['warping_error_dis']:.2e} | "
                          f"{s['style']:.3g} | {s['seconds']:.0f} | {s['later_over_first']:.2f} | {per_frame} "
                          f"{compared}")
     return "\n".join(lines)
@@ -180,7 +197,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--frames", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=100, help="steps of the first frame and of each independent one")
+    parser.add_argument("--steps", type=int, default=nst.Config().steps,
+                        help="most steps of the first frame and of each independent one")
     parser.add_argument("--clips", nargs="+", default=list(CLIPS), choices=list(CLIPS))
     parser.add_argument("--temporal-weights", nargs="+", type=float, default=[TEMPORAL_WEIGHT])
     parser.add_argument("--no-independent", action="store_true", help="skip the independent frames (tuning)")
@@ -191,7 +209,7 @@ def main() -> None:
     # The load average says how much else ran: times on a shared machine are only comparable within one record.
     record = {"command": "python " + " ".join(sys.argv), "device": device_name(), "versions": versions(),
               "load_average_at_start": os.getloadavg(), "config": dataclasses.asdict(config),
-              "frames": args.frames, "clips": {}}
+              "frames": args.frames, "later_share": LATER_SHARE, "clips": {}}
     for name in args.clips:
         clip, flows, masks = CLIPS[name](args.size, args.frames)
         methods, rows = {}, [clip]

@@ -4,7 +4,7 @@ Gatys et al. weigh the content loss against the style loss with one fixed ratio 
 mean the same on every pair. A near-black, sparse painting (the Hubble deep field) is so far from any photo in
 VGG19's statistics that its style loss starts orders of magnitude above a pastel's and drowns the content term:
 the photo disappears. A dark, low-contrast photo has weak features, so losing it costs little. So before a run,
-``pair_scales`` measures both on the pair itself, at ``ANALYSIS_SIZE``:
+``nst.objective.pair_scales`` measures both on the pair itself, at ``ANALYSIS_SIZE``:
 
 * ``C``: the photo's own feature energy, ``mean_l mean(P_l²)`` over the content layers: the content loss of an
   image that kept nothing of the photo;
@@ -50,10 +50,6 @@ from typing import NamedTuple
 import tensorflow as tf
 
 from nst.config import Config
-from nst.features import FeatureExtractor
-from nst.color import luminance
-from nst.inputs import palette_start, resize, scaled
-from nst.losses import STYLE_DISTANCES, feature_moments, gaussian_fit, style_loss
 
 FLOOR_LAYER = "block3_conv2"  # where the floor measures the photo's detail: below block5's semantics
 FLOOR_STIFFNESS = 100.0  # φ: 0.1 past the floor costs as much as a typical pair's whole content term
@@ -76,31 +72,6 @@ class Scales(NamedTuple):
 def strength_factors(strength: float) -> tuple[float, float]:
     """``((2(1 - s))^k, (2s)^k)``: what the strength multiplies the content and style weights by."""
     return (2 * (1 - strength)) ** SHARPNESS, (2 * strength) ** SHARPNESS
-
-
-def pair_scales(extractor: FeatureExtractor, content: tf.Tensor, styles: list[tf.Tensor], blend: list[float],
-                config: Config) -> Scales:
-    """``C = mean_l mean(P_l²)``, ``S = Σ_l w_l d(F_l(photo), A_l)`` and ``q`` for the photo ``(1, H, W, 3)`` and
-    the blended paintings, the photo's long side brought to ``ANALYSIS_SIZE`` and the paintings scaled with it."""
-    scale = min(1.0, ANALYSIS_SIZE / max(content.shape[1:3]))
-    photo = resize(content, (max(1, round(content.shape[1] * scale)), max(1, round(content.shape[2] * scale))))
-    features = extractor(photo)
-    energy = tf.add_n([tf.reduce_mean(tf.square(tf.cast(features[name], tf.float32)))
-                       for name in config.content_layers]) / len(config.content_layers)
-    moments = [{name: feature_moments(features_k[name]) for name in config.style_layers}
-               for features_k in (extractor(scaled(style, scale * config.style_scale, f"style image {i + 1}"))
-                                  for i, style in enumerate(styles))]
-    targets = {}
-    for name in config.style_layers:
-        mean = tf.add_n([w * m[name][0] for w, m in zip(blend, moments)])
-        gram = tf.add_n([w * m[name][1] for w, m in zip(blend, moments)])
-        targets[name] = gaussian_fit(mean, gram) if config.style_loss == "wasserstein" else gram
-    weights = config.style_layer_weights or (1.0,) * len(config.style_layers)
-    layer_weights = {name: w / sum(weights) for name, w in zip(config.style_layers, weights)}
-    distance = style_loss(features, targets, layer_weights, STYLE_DISTANCES[config.style_loss])
-    recoloured = palette_start(photo, styles, blend)
-    tones = tf.image.ssim(luminance(recoloured)[..., :1], luminance(photo)[..., :1], max_val=1.0)[0]
-    return Scales(float(energy), float(distance), float(tf.clip_by_value(tones, 0.0, 1.0)))
 
 
 def floor_share(config: Config, scales: Scales | None) -> float:

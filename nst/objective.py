@@ -12,11 +12,13 @@ from typing import Callable, NamedTuple
 
 import tensorflow as tf
 
-from nst.balance import FLOOR_LAYER, balanced_weights, content_floor, floor_share, floor_weight, pair_scales
+from nst.balance import (ANALYSIS_SIZE, FLOOR_LAYER, Scales, balanced_weights, content_floor, floor_share,
+                         floor_weight)
+from nst.color import luminance
 from nst.config import TUTORIAL, Config
 from nst.features import FeatureExtractor
-from nst.inputs import Inputs, resize, scaled
-from nst.losses import Functions, Region, feature_moments, gaussian_fit, gram_matrix
+from nst.inputs import Inputs, palette_start, resize, scaled
+from nst.losses import STYLE_DISTANCES, Functions, Region, feature_moments, gaussian_fit, gram_matrix, style_loss
 from nst.tiles import Tile, tiled_moments
 
 Term = Callable[[tf.Tensor], tf.Tensor]  # a weighted scalar loss of the image (1, h, w, 3), traced with the others
@@ -68,13 +70,36 @@ def style_targets_for(extractor: FeatureExtractor, styles: list[tf.Tensor], conf
             for w, mask, m in zip(blend, masks, moments)]
 
 
+def layer_weights(config: Config) -> dict[str, float]:
+    """``w_l``: each style layer's weight, ``config.style_layer_weights`` (equal when empty) over their sum."""
+    weights = config.style_layer_weights or (1.0,) * len(config.style_layers)
+    return {name: w / sum(weights) for name, w in zip(config.style_layers, weights)}
+
+
+def pair_scales(extractor: FeatureExtractor, content: tf.Tensor, styles: list[tf.Tensor], blend: list[float],
+                config: Config) -> Scales:
+    """A pair's own scales (``nst.balance``): ``C = mean_l mean(P_l²)`` over the content layers, ``S = Σ_l w_l
+    d(F_l(photo), A_l)`` the photo's style loss against the blended paintings, and ``q``, the SSIM of the photo's
+    luminance in the paintings' colours (``palette_start``) against its own; for the photo ``(1, H, W, 3)``, its
+    long side brought to ``ANALYSIS_SIZE`` and the paintings scaled with it."""
+    scale = min(1.0, ANALYSIS_SIZE / max(content.shape[1:3]))
+    photo = resize(content, (max(1, round(content.shape[1] * scale)), max(1, round(content.shape[2] * scale))))
+    features = extractor(photo)
+    energy = tf.add_n([tf.reduce_mean(tf.square(tf.cast(features[name], tf.float32)))
+                       for name in config.content_layers]) / len(config.content_layers)
+    styles = [scaled(style, scale * config.style_scale, f"style image {i + 1}") for i, style in enumerate(styles)]
+    targets = style_targets_for(extractor, styles, config, blend)
+    distance = style_loss(features, targets, layer_weights(config), STYLE_DISTANCES[config.style_loss])
+    recoloured = palette_start(photo, styles, blend)
+    tones = tf.image.ssim(luminance(recoloured)[..., :1], luminance(photo)[..., :1], max_val=1.0)[0]
+    return Scales(float(energy), float(distance), float(tf.clip_by_value(tones, 0.0, 1.0)))
+
+
 def objective_for(config: Config, functions: Functions) -> dict:
     """The keywords of ``style_content_loss`` that ``config`` asks for; none for functions of one's own,
     which compute the tutorial's objective, so they need its settings."""
     if functions._replace(train_step=None) == Functions():
-        weights = config.style_layer_weights or (1.0,) * len(config.style_layers)
-        return {"style_distance": config.style_loss, "tv_norm": config.tv_norm,
-                "layer_weights": {name: w / sum(weights) for name, w in zip(config.style_layers, weights)}}
+        return {"style_distance": config.style_loss, "tv_norm": config.tv_norm, "layer_weights": layer_weights(config)}
     changed = [name for name in ("style_loss", "tv_norm", "style_layer_weights", "padding")
                if getattr(config, name) != getattr(TUTORIAL, name)]
     if changed:

@@ -37,7 +37,7 @@ class ProgressBar(Callback):
         self.cost: list[float] = [1.0]  # each size's step, in steps at the last size
         self.n, self.total, self.postfix = 0.0, None, ""
         self.bar = None  # a tqdm bar in a terminal or Jupyter; None while there is none, and for plain lines
-        self.plain = not _interactive(file)
+        self.plain = not interactive(file)
         self.started = self.last_line = time.perf_counter()
         self.lines = 0  # tenths of the work said so far, in plain lines
 
@@ -87,8 +87,8 @@ class ProgressBar(Callback):
         tenths = int(10 * done / self.total) if self.total else 0
         if tenths > self.lines or now - self.last_line >= self.LINE_SECONDS:
             self.lines, self.last_line = max(tenths, self.lines), now
-            self._line(f"{self._percent()}, {self.postfix}, {_clock(now - self.started)} elapsed, "
-                       f"{_clock(self._left(now))} left")
+            self._line(f"{self._percent()}, {self.postfix}, {clock(now - self.started)} elapsed, "
+                       f"{clock(self._left(now))} left")
 
     def _percent(self) -> str:
         return f"{100 * self.n / self.total:3.0f}%" if self.total else f"step {self.n:.0f}"
@@ -104,7 +104,7 @@ class ProgressBar(Callback):
         ended = ("interrupted" if result.interrupted else f"stopped: {result.error}" if result.error
                  else result.stopped_note or "done")
         self.n = self.total if self.total else self.n
-        summary = f"{result.steps} steps in {_clock(result.seconds)}; {ended}"
+        summary = f"{result.steps} steps in {clock(result.seconds)}; {ended}"
         if self.bar is not None:
             self.bar.set_postfix_str(summary, refresh=False)
             self.bar.update(self.n - self.bar.n)
@@ -118,14 +118,22 @@ class ProgressBar(Callback):
             self.bar = None
 
 
-def _interactive(file: TextIO | None) -> bool:
-    """True in a terminal, and in Jupyter when no file is given (its widget); False for a file or a pipe."""
-    if file is None and "ipykernel" in sys.modules:
+def interactive(file: TextIO | None) -> bool:
+    """True in a terminal, and in a Jupyter kernel when no file is given (its widget); False for a file or a pipe."""
+    if file is None and _in_kernel():
         return True
     return bool(getattr(file or sys.stderr, "isatty", lambda: False)())
 
 
-def _clock(seconds: float) -> str:
+def _in_kernel() -> bool:
+    """Whether this runs in a Jupyter kernel: IPython's shell there has a kernel (a process that only imported
+    ipykernel, such as pytest with nbval, has none)."""
+    shell = sys.modules["IPython"].get_ipython() if "IPython" in sys.modules else None
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def clock(seconds: float) -> str:
+    """``m:ss``, or ``h:mm:ss`` from an hour on."""
     minutes, seconds = divmod(int(round(seconds)), 60)
     return f"{minutes // 60}:{minutes % 60:02d}:{seconds:02d}" if minutes >= 60 else f"{minutes}:{seconds:02d}"
 

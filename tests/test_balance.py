@@ -13,7 +13,7 @@ from nst import Config, load_image, stylize
 from nst import balance
 from nst.color import luminance
 from nst.losses import feature_moments, gaussian_fit, wasserstein_distance
-from nst.objective import extractor_for
+from nst.objective import extractor_for, pair_scales
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,7 +67,7 @@ def test_pair_scales_by_hand():
         chosen = photo_features if float(tf.reduce_max(image)) == 0.0 else painting_features
         return {k: tf.constant(v, tf.float32) for k, v in chosen.items()}
 
-    scales = balance.pair_scales(extractor, tf.zeros((1, 16, 16, 3)), [tf.ones((1, 16, 16, 3))], [1.0], config)
+    scales = pair_scales(extractor, tf.zeros((1, 16, 16, 3)), [tf.ones((1, 16, 16, 3))], [1.0], config)
     assert scales.content == pytest.approx(np.mean(photo_features[c] ** 2), rel=1e-5)
     expected = 0.0
     for name, weight in ((s1, 0.75), (s2, 0.25)):

@@ -81,9 +81,10 @@ def notebook_sizes(stem: str) -> tuple[tuple[int, int], tuple[int, int]]:
 def _video_benchmark():
     """benchmarks/video.py, for its table function only (its nst imports are left out: no TensorFlow)."""
     source = (ROOT / "benchmarks" / "video.py").read_text()
-    start = source.index("def table(")
+    start = source.index("def _number(")
     namespace = {"np": __import__("numpy")}
-    exec(compile(source[start:source.index("\ndef ", start + 1)], "benchmarks/video.py", "exec"), namespace)
+    end = source.index("\ndef ", source.index("def table(") + 1)
+    exec(compile(source[start:end], "benchmarks/video.py", "exec"), namespace)
     return namespace
 
 
@@ -348,26 +349,19 @@ def fragments() -> dict[str, list[str]]:
             *re.search(r"load average ([\d.]+) to ([\d.]+)", timings["machine"]).groups()),
     ]
 
-    # docs/video.md: benchmarks/video.py's table and the sentences from its record; the temporal weight, the later
-    # frames' share of steps and the mask's constants from nst/video's code, and DIS's time from the docstring of
+    # docs/video.md: benchmarks/video.py's tables and the sentences from its records (the defaults at 256 and 512 px;
+    # the temporal weights at 128 px, made with version 0.2's later frames); the temporal weight, the later frames'
+    # share of steps and the mask's constants from nst/video's code, and DIS's time from the docstring of
     # nst.video.flow.optical_flow, which states it as measured (read as text: no OpenCV, no TensorFlow).
     page = found["docs/video.md"]
-    video = _record("video.json")
     clip_code = (ROOT / "nst" / "video" / "clip.py").read_text()
     flow_code = (ROOT / "nst" / "video" / "flow.py").read_text()
     bench_code = (ROOT / "benchmarks" / "video.py").read_text()
-    page.append(_video_table(video))  # the whole table, as benchmarks/video.py prints it
     weight = re.search(r"^TEMPORAL_WEIGHT = ([\d.e+-]+)$", clip_code, re.MULTILINE)[1]
-    share = int(re.search(r"steps=max\(1, config\.steps // (\d+)\)", clip_code)[1])
-    steps = video["config"]["steps"]
-    temporal = {m: v for m, v in video["clips"]["pan"]["methods"].items() if m.startswith("temporal_")}
-    later_steps = {f["steps"] for e in video["clips"].values() for m, v in e["methods"].items()
-                   if m.startswith("temporal_") for f in v["frames"][1:]}
-    assert max(later_steps) == steps // share  # the record ran the code's share of steps
-    gammas = [float(m.removeprefix("temporal_")) for m in temporal]
+    share = int(re.search(r"^LATER_SHARE = (\d+)", clip_code, re.MULTILINE)[1])
+    method = f"temporal_{float(weight):g}"
     short = lambda w: re.sub(r"e\+0?", "e", f"{w:g}")  # noqa: E731  1e+09 -> 1e9
-    loads = video["load_average_at_start"] + video["load_average_at_end"]
-    firsts = [v["frames"][0]["seconds"] for v in temporal.values()]
+    words = lambda items: ", ".join(items[:-1]) + " and " + items[-1]  # noqa: E731
     ratio, slack = re.search(r"^DISOCCLUSION_RATIO, DISOCCLUSION_SLACK = ([\d.]+), ([\d.]+)$", flow_code,
                              re.MULTILINE).groups()
     b_ratio, b_slack = re.search(r"^BOUNDARY_RATIO, BOUNDARY_SLACK = ([\d.]+), ([\d.]+)$", flow_code,
@@ -376,37 +370,72 @@ def fragments() -> dict[str, list[str]]:
                                           r"\(([\w ]+), [^)]*\):\s+(\d+) ms a flow", flow_code).group(1, 4, 2, 3)
     goals = re.search(r"warping error <= ([\d.]+)x independent, style loss <= ([\d.]+)x", bench_code).groups()
     zoom = float(re.search(r"^ZOOM = ([\d.]+)", bench_code, re.MULTILINE)[1])
-    default = {c: e["summary"][f"temporal_{float(weight):g}"] for c, e in video["clips"].items()}
-    per_frame = {c: _video_later_over_independent(e, f"temporal_{float(weight):g}") for c, e in video["clips"].items()}
-    words = lambda items: ", ".join(items[:-1]) + " and " + items[-1]  # noqa: E731
     page += [
         f"about {ms} ms a flow at {dims} on a shared {cores}-core {cpu_name}",
         f"`|w̃ + ŵ|² > {ratio} (|w̃|² + |ŵ|²) + {slack}` or `|∇û|² + |∇v̂|² > {b_ratio} |ŵ|² + {b_slack}`",
-        f"runs a {'third' if share == 3 else share} of the steps",
+        f"with a {'quarter' if share == 4 else f'1/{share}'} of the steps the first frame took there",
         f"{(1 - zoom) * 100:.0f} % closer a frame",
+    ]
+    # The defaults at 256 and 512 px.
+    at = {size: _record(f"video_{size}.json") for size in (256, 512)}
+    for size, record in at.items():
+        page += [_video_table(record), "    " + record["command"]]
+        assert record["later_share"] == share and record["config"]["steps"] == config_module.Config().steps
+        for clip, entry in record["clips"].items():
+            frames = entry["methods"][method]["frames"]
+            first, later = frames[0], frames[1:]
+            assert all(f["steps"] <= -(-first["steps"] // share) for f in later)  # the code's share of steps
+            page.append(f"{size} px, {clip}: the first frame {first['seconds']:.0f} s ({first['steps']} steps), the "
+                        f"later ones {min(f['seconds'] for f in later):.0f} to {max(f['seconds'] for f in later):.0f} "
+                        f"s ({-(-first['steps'] // share)} steps at most)")
+    loads = [x for record in at.values() for x in record["load_average_at_start"] + record["load_average_at_end"]]
+    page.append(f"(load average {min(loads):.1f} to {max(loads):.1f} at the starts and the ends")
+    page.append(f"{at[256]['frames']} frames at 256 px and {at[512]['frames']} at 512 px")
+    s256 = {c: e["summary"][method] for c, e in at[256]["clips"].items()}
+    slowest = [f"{s['later_over_first']:.2f}" for r in at.values() for s in
+               (e["summary"][method] for e in r["clips"].values())]
+    met = max(s["later_over_first"] for r in at.values() for e in r["clips"].values()
+              for s in [e["summary"][method]]) <= 1 / 3
+    page += [
+        "**warping error ≤ {}x independent: {}**, ".format(goals[0], "met" if all(
+            s["vs_independent"]["warping_error_dis"] <= float(goals[0]) for s in s256.values()) else "not met")
+        + words([f"{s['vs_independent']['warping_error_dis']:.3f}x" for s in s256.values()]) + " with DIS's flow",
+        "**style loss ≤ {}x on every frame: {}**, at most ".format(goals[1], "met" if all(
+            s["vs_independent"]["style_worst_frame"] <= float(goals[1]) for s in s256.values()) else "not met")
+        + words([f"{s['vs_independent']['style_worst_frame']:.2f}x" for s in s256.values()]),
+        "**the whole clip no slower: {}**, ".format("met" if all(s["vs_independent"]["seconds"] <= 1
+                                                               for s in s256.values()) else "not met")
+        + words([f"{s['vs_independent']['seconds']:.2f}x" for s in s256.values()]),
+        f"**each later frame ≤ 1/3 of the first frame's time: {'met' if met else 'not met'}**: the slowest later "
+        f"frame took " + words(slowest) + " of the first",
+    ]
+    # Choosing the temporal weight, at 128 px (version 0.2: later frames ran a third of config.steps).
+    video = _record("video.json")
+    page.append(_video_table(video))  # the whole table, as benchmarks/video.py prints it
+    steps = video["config"]["steps"]
+    temporal = {m: v for m, v in video["clips"]["pan"]["methods"].items() if m.startswith("temporal_")}
+    later_steps = {f["steps"] for e in video["clips"].values() for m, v in e["methods"].items()
+                   if m.startswith("temporal_") for f in v["frames"][1:]}
+    assert max(later_steps) == steps // 3  # version 0.2's share of steps
+    gammas = [float(m.removeprefix("temporal_")) for m in temporal]
+    loads = video["load_average_at_start"] + video["load_average_at_end"]
+    default = {c: e["summary"][method] for c, e in video["clips"].items()}
+    page += [
         "    " + video["command"],
         f"{video['frames']} frames at {video['config']['size']} px, {steps} L-BFGS steps for the first frame and for "
-        f"each independent frame, {steps // share} for each later frame, on a {machine(video['device'])} CPU",
+        f"each independent frame, {steps // 3} for each later frame",
         f"(load average {min(loads):.1f} to {max(loads):.1f} at the start and the end",
-        f"the pan's same first frame took {min(firsts):.0f} to {max(firsts):.0f} s in its three temporal runs",
         f"(the warping error over frames 2 to {video['frames']})",
         f"with the default γ = {short(float(weight))} (`nst.video.clip.TEMPORAL_WEIGHT`)",
-        f"**warping error ≤ {goals[0]}x independent: met** on all three clips, "
-        + words([f"{s['vs_independent']['warping_error_true']:.3f}x" for s in default.values()])
-        + " with the true flow (" + ", ".join(f"{s['vs_independent']['warping_error_dis']:.3f}x"
-                                              for s in default.values()) + " with DIS's)",
-        f"**style loss ≤ {goals[1]}x on every frame: met**, at most "
-        + ", ".join(f"{s['vs_independent']['style_worst_frame']:.2f}x" for s in default.values()),
-        "**the whole clip no slower: met**, " + words([f"{s['vs_independent']['seconds']:.2f}x"
-                                                      for s in default.values()]),
-        "The slowest later frame took " + words([f"{s['later_over_first']:.2f}" for s in default.values()])
-        + " of the first; on average a later frame took " + words(list(per_frame.values()))
-        + " of an independent frame",
-        f"a third of the steps ({steps // share} of {steps})",
+        "cut the warping error to " + words([f"{s['vs_independent']['warping_error_true']:.3f}x"
+                                             for s in default.values()]) + " of the independent frames' with the "
+        "true flow (" + ", ".join(f"{s['vs_independent']['warping_error_dis']:.3f}x" for s in default.values())
+        + " with DIS's), with a style loss at most "
+        + words([f"{s['vs_independent']['style_worst_frame']:.2f}x" for s in default.values()]) + " theirs",
         f"γ = {short(max(gammas))} holds the frames still more tightly but raises the style loss past {goals[1]}x",
         f"So the default is {short(float(weight))}.",
         f"independent, γ = {', '.join(short(w) for w in gammas)})",
-        f"gets only the later frames' {steps // share} steps",
+        f"gets only the later frames' {steps // 3} steps",
     ]
     return found
 
@@ -438,10 +467,11 @@ def _quality_sentences(q512: dict, quality) -> list[str]:
     lowest, lowest_before = min(d, key=lambda r: r["ssim"]), min(b, key=lambda r: r["ssim"])
     floor = _record("floor_512.json")
     config = q512["settings"]["defaults"]["config"]
-    new6 = [r for r in d if key(r) in {key(x) for x in b[12:]}]  # the pairs both ran in this session
     seconds = (med(d, "seconds"), statistics.median(before[key(r)]["seconds"] for r in d))
     steps = (sum(r["steps"] for r in d), sum(before[key(r)]["steps"] for r in d))
     per_step = (sum(r["seconds"] for r in d) / steps[0], sum(before[key(r)]["seconds"] for r in d) / steps[1])
+    loads = [r["load"] for r in d + b]
+    change = seconds[0] / seconds[1] - 1
     hubble = next(r for r in d if key(r) == ("chelsea", "hubble_deep_field"))
     return [
         f"the cat was gone (SSIM {before[('chelsea', 'hubble_deep_field')]['ssim']:.3f})",
@@ -457,11 +487,9 @@ def _quality_sentences(q512: dict, quality) -> list[str]:
         f"{1 / med(d, 'style'):.0f}x below the photo's",
         f"at most {max(r['grid'] for r in d):.2f} of the photo's own on every pair",
         f"median {seconds[0]:.0f} s against {seconds[1]:.0f} s before on the same {len(d)} pairs",
-        f"{(seconds[0] / seconds[1] - 1) * 100:.0f} % slower: not met",
-        f"fewer steps ({steps[0]} against {steps[1]} in all)",
-        f"({per_step[0]:.2f} s against {per_step[1]:.2f} s on average)",
-        f"On the {len(new6)} pairs both settings ran in the same session, one after the other: median "
-        f"{med(new6, 'seconds'):.0f} s against {statistics.median(before[key(r)]['seconds'] for r in new6):.0f} s.",
+        f"{abs(change) * 100:.0f} % {'faster' if change <= 0 else 'slower'}: {'met' if change <= 0 else 'not met'}",
+        f"({steps[0]} steps against {steps[1]} in all, {per_step[0]:.2f} s against {per_step[1]:.2f} s a step)",
+        f"load average over the minute before each run {min(loads):.1f} to {max(loads):.1f}",
         f"is\n{hubble['style']:.3g} of the photo's, the gallery's highest",
         f"(the lowest SSIM,\n{lowest['ssim']:.3f})",
     ]

@@ -6,6 +6,7 @@ import os
 import re
 import subprocess
 import sys
+import types
 
 from nst.cli import build_parser, main
 
@@ -106,9 +107,12 @@ def test_in_a_terminal_the_bar_is_redrawn_in_place_and_a_run_that_ends_early_end
 
 
 def test_in_jupyter_the_bar_is_a_widget(monkeypatch):
-    from nst.progress import _interactive
+    from nst.progress import interactive
 
-    monkeypatch.setitem(sys.modules, "ipykernel", sys)  # as in a notebook's kernel
-    assert _interactive(None)
-    monkeypatch.delitem(sys.modules, "ipykernel")
-    assert not _interactive(io.StringIO())
+    import IPython
+
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert not interactive(None)  # pytest has imported ipykernel (nbval), but this is no kernel
+    monkeypatch.setattr(IPython, "get_ipython", lambda: types.SimpleNamespace(kernel=object()))  # as in a notebook
+    assert interactive(None)
+    assert not interactive(io.StringIO())

@@ -17,6 +17,7 @@ from PIL import Image
 
 from nst import Config, load_image, stylize_video
 from nst.cli import main
+from nst.video.clip import later_frames
 from nst.video.flow import consistency_mask, optical_flow, temporal_loss, warp, warping_error
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,7 +111,7 @@ def test_a_clip_resumed_mid_way_equals_one_never_stopped(tmp_path, pan, style_pa
             if self.frame == 2:
                 raise KeyboardInterrupt
 
-        def start_frame(self, index, count):
+        def start_frame(self, index, count, steps):
             self.frame = index
 
     stopped = stylize_video(clip, style_path, tmp_path / "resumed", config, callback=StopInFrame3())
@@ -123,7 +124,13 @@ def test_a_clip_resumed_mid_way_equals_one_never_stopped(tmp_path, pan, style_pa
     record = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
     assert [f["frame"] for f in record["frames"]] == [1, 2, 3, 4]
     assert record["frames"][0]["warping_error"] is None and record["frames"][3]["warping_error"] > 0
-    assert record["frames"][1]["steps"] == 2  # later frames: a third of config.steps
+    assert record["frames"][0]["steps_at_size"] == 6 and record["frames"][1]["steps"] == 2  # a quarter, rounded up
+
+
+def test_later_frames_get_a_quarter_of_the_first_frames_steps_at_its_full_size():
+    config = Config(size=512, steps=300)
+    assert later_frames(config, 170).steps == 43 and later_frames(config, 170).start_size == 0
+    assert later_frames(config, 2).steps == 1 and later_frames(config, 170, steps=10).steps == 10
 
 
 def test_a_clip_is_not_resumed_with_other_settings(tmp_path, pan, style_path):
@@ -209,7 +216,12 @@ def test_the_command_line_writes_an_mp4_at_the_same_rate_with_the_audio(tmp_path
     assert [f["frame"] for f in record["frames"]] == list(range(1, FRAMES + 1)) and record["fps"] == FPS
     assert all(f["warping_error"] >= 0 and f["seconds"] > 0 for f in record["frames"][1:])
     assert not (tmp_path / "out.mp4.frames").exists() and not list(tmp_path.glob(".out.mp4*"))
-    assert "saved" in capsys.readouterr().err
+    err = capsys.readouterr().err  # redirected: plain lines, a line as each frame ends, the clip's time left
+    assert "saved" in err and "\r" not in err
+    assert re.search(r"^video: 1\.0/8 frames, frame 1/8 done: \d steps? in 0:\d\d, 0:\d\d elapsed, \d+:\d\d left$", err,
+                     re.MULTILINE)
+    assert re.search(r"^video: 8\.0/8 frames, frame 8/8 done: 1 step in 0:\d\d, warping error [\d.e-]+, "
+                     r"\d+:\d\d elapsed, 0:00 left$", err, re.MULTILINE)
     assert main([str(clip), str(style_path), "-o", str(output), "--size", "64", "--steps", "3"]) == 0
     assert "finished before; skipped" in capsys.readouterr().err
 
@@ -229,13 +241,17 @@ def test_a_folder_of_frames_with_video_is_one_clip_and_resumes(tmp_path, pan, st
     assert "has all 3 frames: finished before; skipped" in capsys.readouterr().err
 
 
-def test_the_benchmark_table_is_quoted_as_measured():
-    """``benchmarks/video.py``'s table, from its record, stands in docs/video.md row by row."""
+def test_the_benchmark_tables_are_quoted_as_measured():
+    """``benchmarks/video.py``'s tables, from its records, stand in docs/video.md row by row: the temporal weights
+    at 128 px on the three clips with known motion, and the defaults at 256 px and 512 px with the real clip."""
     spec = importlib.util.spec_from_file_location("video_benchmark", ROOT / "benchmarks" / "video.py")
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
-    record = json.loads((ROOT / "benchmarks" / "results" / "video.json").read_text())
     page = (ROOT / "docs" / "video.md").read_text()
-    assert set(record["clips"]) == {"pan", "zoom", "crossing"} and record["frames"] >= 8
-    for row in benchmark.table(record).splitlines()[2:]:
-        assert row in page
+    records = {name: json.loads((ROOT / "benchmarks" / "results" / f"{name}.json").read_text())
+               for name in ("video", "video_256", "video_512")}
+    assert set(records["video"]["clips"]) == {"pan", "zoom", "crossing"} and records["video"]["frames"] >= 8
+    assert "bunny" in records["video_256"]["clips"] and "bunny" in records["video_512"]["clips"]
+    for record in records.values():
+        for row in benchmark.table(record).splitlines()[2:]:
+            assert row in page

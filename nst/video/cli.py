@@ -14,45 +14,72 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import time
 from pathlib import Path
+from typing import TextIO
 
 from tqdm.auto import tqdm
 
 from nst.config import Config
 from nst.images import SAVE_FORMATS, load_image, write_atomically
 from nst.jobs import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
+from nst.progress import ProgressBar, clock, interactive
 from nst.video import is_video
-from nst.video.clip import METRICS, later_frames, stylize_video
+from nst.video.clip import METRICS, stylize_video
 from nst.video.frames import ENCODINGS, Clip, open_clip, write_video
 from nst.weights import WeightsError
 
 
 class FrameBar:
-    """A tqdm bar over the clip's frames (a frame counts in parts as its steps go), with the time left for
-    the clip; the postfix says the frame, its step and its loss. The callback of ``stylize_video``."""
+    """The clip's progress where it prints, counted in frames (a frame counts in parts as its steps go), with the
+    time left for the clip. In a terminal or Jupyter a tqdm bar whose postfix says the frame, its step and its
+    loss; where the output goes to a file or a pipe (a log, CI, nohup), a plain line as each frame ends and every
+    30 s within one (``nst.progress.ProgressBar``'s rule). The callback of ``stylize_video``."""
 
-    def __init__(self, clip: Clip, done: int, steps: int, later_steps: int) -> None:
-        self.bar = tqdm(total=len(clip.names), initial=done, unit="frame", desc="video",
-                        bar_format="{desc}: {n:.1f}/{total} frames |{bar}| [{elapsed}<{remaining}{postfix}]")
-        self.steps, self.later_steps = steps, later_steps
-        self.index, self.count, self.first_step = done, len(clip.names), None
+    LINE_SECONDS = ProgressBar.LINE_SECONDS
 
-    def start_frame(self, index: int, count: int) -> None:
-        self.index, self.first_step = index, None
+    def __init__(self, clip: Clip, done: int, file: TextIO | None = None) -> None:
+        self.file, self.count, self.done_before = file, len(clip.names), done
+        self.bar = None if not interactive(file) else tqdm(
+            total=self.count, initial=done, unit="frame", desc="video", file=file,
+            bar_format="{desc}: {n:.1f}/{total} frames |{bar}| [{elapsed}<{remaining}{postfix}]")
+        self.index, self.most, self.first_step = done, 1, None
+        self.started = self.last_line = time.perf_counter()
+        self.later: list[float] = []  # the seconds of each later frame ended: the pace of the rest of the clip
+
+    def start_frame(self, index: int, count: int, steps: int) -> None:
+        self.index, self.most, self.first_step = index, steps, None
 
     def __call__(self, step: int, losses: dict, image) -> None:
         self.first_step = step if self.first_step is None else self.first_step
-        most = self.steps if self.index == 0 else self.later_steps
-        done = min(step - self.first_step, most) / max(most, 1)
-        self.bar.set_postfix_str(f"frame {self.index + 1}/{self.count}, step {step - self.first_step}/{most}, "
-                                 f"loss {losses['total']:.3g}", refresh=False)
-        self.bar.update(self.index + done - self.bar.n)
+        done = min(step - self.first_step, self.most)
+        where = f"frame {self.index + 1}/{self.count}, step {done}/{self.most}, loss {losses['total']:.3g}"
+        self._show(self.index + done / max(self.most, 1), where, time.perf_counter() - self.last_line
+                   >= self.LINE_SECONDS)
 
     def end_frame(self, index: int, entry: dict) -> None:
-        self.bar.update(index + 1 - self.bar.n)
+        if index > 0:
+            self.later.append(entry["seconds"])
+        error = "" if entry["warping_error"] is None else f", warping error {entry['warping_error']:.2g}"
+        steps = entry["steps_at_size"]
+        self._show(index + 1, f"frame {index + 1}/{self.count} done: {steps} step{'s' * (steps != 1)} in "
+                              f"{clock(entry['seconds'])}{error}", True)
+
+    def _show(self, n: float, where: str, line: bool) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(where, refresh=False)
+            self.bar.update(n - self.bar.n)
+        elif line:
+            now = time.perf_counter()
+            pace = (sum(self.later) / len(self.later) if self.later  # the first frame costs several later ones
+                    else (now - self.started) / (n - self.done_before) if n > self.done_before else 0.0)
+            print(f"video: {n:.1f}/{self.count} frames, {where}, {clock(now - self.started)} elapsed, "
+                  f"{clock(pace * (self.count - n))} left", file=self.file or sys.stderr, flush=True)
+            self.last_line = now
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _paths(args: argparse.Namespace) -> tuple[Path, list[Path], Path, Path]:
@@ -94,7 +121,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         if done == len(clip.names) and output == folder:
             print(f"nst: note: {output} has all {done} frames: finished before; skipped", file=sys.stderr)
             return 0
-        bar = FrameBar(clip, done, config.steps, later_frames(config).steps)
+        bar = FrameBar(clip, done)
         try:
             result = stylize_video(clip, styles, folder, config, callback=bar)
         finally:

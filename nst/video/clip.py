@@ -41,10 +41,21 @@ TEMPORAL_WEIGHT = 1e9
 METRICS = "metrics.json"  # in the output folder, beside the frames
 
 
-def later_frames(config: Config, steps: int | None = None) -> Config:
-    """The settings of the frames after the first: ``steps`` (default a third of ``config.steps``: they start
-    close to their result) at the full size only (coarse-to-fine would blur the warm start)."""
-    return dataclasses.replace(config, start_size=0, steps=max(1, config.steps // 3) if steps is None else steps)
+LATER_SHARE = 4  # each later frame gets a quarter of the steps the first frame took at its full size
+
+
+def later_frames(config: Config, first_steps: int, steps: int | None = None) -> Config:
+    """The settings of the frames after the first: ``steps``, by default a quarter of ``first_steps`` (the steps the
+    first frame took at its full size before its loss stopped falling: how far this pair's frames have to go; a
+    later frame starts close to its result), at the full size only (coarse-to-fine would blur the warm start)."""
+    return dataclasses.replace(config, start_size=0,
+                               steps=max(1, -(-first_steps // LATER_SHARE)) if steps is None else steps)
+
+
+def steps_at_size(result) -> int:
+    """The steps a run (``nst.Result``) took at its last size."""
+    at_size = [entry["step"] for entry in result.history if entry["size"] == result.history[-1]["size"]]
+    return at_size[-1] - at_size[0]
 
 
 @dataclass
@@ -102,18 +113,19 @@ def motion(frame: np.ndarray, previous: Previous) -> Motion:
 
 def _frame_entry(index: int, result, seconds: float, error: float | None) -> dict:
     final = result.final
-    return {"frame": index + 1, "steps": result.history[-1]["step"], "seconds": round(seconds, 3),
+    return {"frame": index + 1, "steps": result.history[-1]["step"], "steps_at_size": steps_at_size(result),
+            "seconds": round(seconds, 3),
             **{name: final[name] for name in ("content", "style", "tv", "total")},
             "temporal": final.get("temporal", 0.0), "warping_error": error, "stopped": result.stopped}
 
 
-def _settings(style, config: Config, later: Config, temporal_weight: float) -> dict:
+def _settings(style, config: Config, later_steps: int | None, temporal_weight: float) -> dict:
     """What the frames of one clip must share, as ``metrics.json`` holds it (JSON types: tuples are lists)."""
     styles = style if isinstance(style, list) else [style]
     return json.loads(json.dumps({
         "style": [str(s) if isinstance(s, (str, os.PathLike)) else f"pixels {fingerprint(s)}" for s in styles],
         "temporal_weight": temporal_weight, "config": dataclasses.asdict(config),
-        "later_frames": {"steps": later.steps, "start_size": later.start_size}}))
+        "later_frames": {"steps": later_steps or f"1/{LATER_SHARE} of the first frame's at its size"}}))
 
 
 def _metrics(clip: Clip, settings: dict, frames: list[dict]) -> dict:
@@ -144,18 +156,18 @@ def stylize_video(frames: str | os.PathLike | Sequence[np.ndarray] | Clip, style
 
     ``frames`` is a video file (anything ffmpeg reads), a folder of frames (sorted by name), or a sequence
     of arrays ``(H, W, 3)``; frames are read at long side ``config.size``. The first frame is ``stylize``
-    with ``config``; each later frame runs with ``later_frames(config, later_steps)``, from the warped
+    with ``config``; each later frame runs with ``later_frames(config, ..., later_steps)``, from the warped
     previous frame, with the temporal loss weighted by ``temporal_weight`` (0: frames are independent, but
     still warm-started). Frames already in ``output`` are kept and the run goes on from the first missing.
 
     ``callback(step, losses, image)`` is called after each step of each frame; ``callback.start_frame(index,
-    count)`` (if it has one) before each frame and ``callback.end_frame(index, entry)`` after it.
+    count, steps)`` (if it has one) before each frame, ``steps`` the most that frame may take, and
+    ``callback.end_frame(index, entry)`` after it.
     """
     clip = open_clip(frames, config.size)
     output = Path(output)
-    later = later_frames(config, later_steps)
     extractor = extractor_for(config, extractor=extractor)
-    settings = _settings(style, config, later, temporal_weight)
+    settings = _settings(style, config, later_steps, temporal_weight)
     entries = _finished(output, clip, settings)
     written = [output / name for name in clip.names[:len(entries)]]
     previous = None
@@ -165,11 +177,12 @@ def stylize_video(frames: str | os.PathLike | Sequence[np.ndarray] | Clip, style
         if index == len(entries) - 1:  # the last frame written: the next one starts from it
             previous = Previous(frame, _read_back(written[-1]))
             continue
+        frame_config = config if not entries else later_frames(config, entries[0]["steps_at_size"], later_steps)
         if hasattr(callback, "start_frame"):
-            callback.start_frame(index, len(clip.names))
+            callback.start_frame(index, len(clip.names), frame_config.steps)
         started = time.perf_counter()
         moved = None if previous is None else motion(frame, previous)
-        result = stylize(frame, style, config if moved is None else later, callback=callback, extractor=extractor,
+        result = stylize(frame, style, frame_config, callback=callback, extractor=extractor,
                          start=None if moved is None else moved.start(frame),
                          terms=None if moved is None else {"temporal": moved.term(temporal_weight)})
         if result.interrupted or result.error:
