@@ -87,8 +87,8 @@ def pair_scales(extractor: FeatureExtractor, content: tf.Tensor, styles: list[tf
     features = extractor(photo)
     energy = tf.add_n([tf.reduce_mean(tf.square(tf.cast(features[name], tf.float32)))
                        for name in config.content_layers]) / len(config.content_layers)
-    styles = [scaled(style, scale * config.style_scale, f"style image {i + 1}") for i, style in enumerate(styles)]
-    targets = style_targets_for(extractor, styles, config, blend)
+    targets = style_targets_for(extractor, [scaled(style, scale * config.style_scale, f"style image {i + 1}")
+                                            for i, style in enumerate(styles)], config, blend)
     distance = style_loss(features, targets, layer_weights(config), STYLE_DISTANCES[config.style_loss])
     recoloured = palette_start(photo, styles, blend)
     tones = tf.image.ssim(luminance(recoloured)[..., :1], luminance(photo)[..., :1], max_val=1.0)[0]
