@@ -39,7 +39,7 @@ import nst
 from nst.images import load_image
 from nst.objective import extractor_for
 from nst.result import device_name, versions
-from nst.video.clip import LATER_SHARE, TEMPORAL_WEIGHT, steps_at_size
+from nst.video.clip import LATER_SHARE, TEMPORAL_WEIGHT, at_size
 from nst.video.frames import open_clip
 from nst.video.flow import consistency_mask, optical_flow, warping_error
 
@@ -128,7 +128,9 @@ def independent(clip: list[np.ndarray], config: nst.Config, extractor) -> tuple[
     for frame in clip:
         result = nst.stylize(frame, str(STYLE), config, extractor=extractor)
         images.append(np.round(result.image.numpy()[0] * 255) / 255)  # as saved in 8 bits
-        frames.append({"seconds": result.seconds, "steps": steps_at_size(result), "style": result.final["style"]})
+        steps, evaluations = at_size(result)
+        frames.append({"seconds": result.seconds, "steps": steps, "evaluations": evaluations,
+                       "style": result.final["style"]})
     return images, frames
 
 
@@ -136,7 +138,8 @@ def temporal(clip: list[np.ndarray], config: nst.Config, extractor, weight: floa
     with tempfile.TemporaryDirectory() as folder:
         result = nst.stylize_video(clip, str(STYLE), folder, config, temporal_weight=weight, extractor=extractor)
         images = [np.asarray(Image.open(path), np.float32) / 255.0 for path in result.frames]
-    frames = [{"seconds": f["seconds"], "steps": f["steps_at_size"], "style": f["style"]}
+    frames = [{"seconds": f["seconds"], "steps": f["steps_at_size"], "evaluations": f["evaluations_at_size"],
+               "style": f["style"]}
               for f in result.metrics["frames"]]
     return images, frames
 

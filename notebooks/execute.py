@@ -45,10 +45,17 @@ def clean(book: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return book
 
 
+def full_size(book: nbformat.NotebookNode) -> str:
+    """The size (and the frames) a lesson runs at in full mode, from its ``SIZE, [FRAMES,] STEPS = ...`` line."""
+    source = "\n".join(cell.source for cell in book.cells if cell.cell_type == "code")
+    found = re.search(r"SIZE, (?:FRAMES, )?STEPS = \(.*\) if QUICK else \((\d+), (?:(\d+), )?\d+\)", source)
+    return f"{found[1]} px" + (f", {found[2]} frames" if found[2] else "")
+
+
 def stamp_run_time(book: nbformat.NotebookNode, seconds: float) -> None:
     """Write the measured run time into the header's "**Run time:**" line: the number has one source, this run."""
     line = (f"**Run time:** {seconds // 60:.0f} min {seconds % 60:.0f} s for the outputs below, on {device_name()} at "
-            f"256 px; less on a GPU.")
+            f"{full_size(book)}; less on a GPU.")
     header = book.cells[0]
     header.source, found = RUN_TIME.subn(line, header.source)
     if not found:

@@ -150,7 +150,7 @@ def stylize_batch(contents: list[ImageLike] | tf.Tensor, style: ImageLike, confi
         _record(records, step, terms, before, callback)
     _record(records, config.steps, score(), tf.identity(image), callback)  # score the last update too
     return [Result(image=r.state.best_image, history=r.state.history, model=extractor.describe(), config=config,
-                   seconds=r.state.seconds, final=r.state.final()) for r in records]
+                   seconds=r.state.seconds, final=r.state.final(), evaluations=r.state.evaluations) for r in records]
 
 
 def _check(config: Config, batch: int, replicas: int) -> None:

@@ -52,6 +52,9 @@ class Config:
 
     size: int = _field(512, "long side of the output image, in pixels; the style image is resized the same way")
     steps: int = _field(300, "most optimisation steps at each size (L-BFGS iterations or Adam updates)")
+    evaluations: int = _field(0, "most evaluations of the loss and its gradient at each size, L-BFGS's line "
+                                 "searches included, once it has taken a step: what a size costs (0: twice steps; Adam "
+                                 "evaluates once a step)")
     start_size: int = _field(512, "coarse-to-fine: optimise first at this long side, then at each larger size "
                                   "(size_step times the one before) up to size (0: only at size)")
     size_step: float = _field(2.0, "coarse-to-fine: the ratio of one size to the next (2, or 1.414 for sqrt 2)")
@@ -125,8 +128,9 @@ class Config:
             raise ValueError(f"size must be between {MIN_SIZE} and {MAX_SIZE} pixels, got {self.size}")
         if self.start_size and not MIN_SIZE <= self.start_size <= MAX_SIZE:
             raise ValueError(f"start_size must be 0 or between {MIN_SIZE} and {MAX_SIZE} pixels, got {self.start_size}")
-        if self.steps < 0:
-            raise ValueError(f"steps must be 0 or more, got {self.steps}")
+        for name in ("steps", "evaluations"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be 0 or more, got {getattr(self, name)}")
         for name, choices in (("optimizer", OPTIMIZERS), ("init", INITS), ("pooling", POOLINGS),
                               ("precision", PRECISIONS), ("preserve_color", COLORS),
                               ("style_loss", STYLE_LOSSES), ("tv_norm", TV_NORMS), ("padding", PADDINGS),

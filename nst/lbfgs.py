@@ -38,7 +38,9 @@ def run_lbfgs(loss_fn: Callable, image: tf.Tensor, config: Config, record: Recor
     driven one call of its ``setulb`` routine at a time, as ``minimize`` itself does, so that its
     state can be saved and restored (``state``, from a snapshot). The loss and its gradient come from
     one traced function; SciPy works in float64 on the flattened image. Each step is one iteration;
-    its line search may evaluate the loss more than once.
+    its line search may evaluate the loss more than once, and a size stops after ``config.evaluations``
+    evaluations (twice ``config.steps`` if 0), once it has taken a step: near a minimum the line searches take
+    more of them.
     """
     shape = image.shape
 
@@ -54,10 +56,16 @@ def run_lbfgs(loss_fn: Callable, image: tf.Tensor, config: Config, record: Recor
     n = s["x"].size
     lower, upper, both_bounds = np.zeros(n), np.ones(n), np.full(n, 2, np.int32)
     iteration = max(len(record.state.totals) - 1, 0)  # step 0 is the starting image
+    limit = config.evaluations or 2 * config.steps
     while iteration < config.steps or not record.state.totals:
         scipy_lbfgsb.setulb(LBFGS_MEMORY, s["x"], lower, upper, both_bounds, s["f"], s["g"], 0.0, 0.0, s["wa"],
                             s["iwa"], s["task"], s["lsave"], s["isave"], s["dsave"], 20, s["ln_task"])
         if s["task"][0] == FG:
+            if s["evaluations"] >= limit and iteration > 0:  # every size takes a step; its best image is kept
+                record.state.stopped = (f"L-BFGS-B evaluated the loss {limit} times, its limit "
+                                        f"({'config.evaluations' if config.evaluations else 'twice config.steps'})")
+                record.state.evaluations = int(s["evaluations"])  # the last line search's trial points too
+                return
             x = tf.constant(s["x"].reshape(shape), tf.float32)
             terms, grad = value_and_grad(x)
             s["evaluations"][...] += 1
@@ -65,15 +73,13 @@ def run_lbfgs(loss_fn: Callable, image: tf.Tensor, config: Config, record: Recor
             s["f"][...], s["g"][:] = float(terms["total"]), grad.numpy().ravel()
             last = terms, x
             if s["evaluations"] == 1:
-                record(0, terms, x)
+                record(0, terms, x, 1)
         elif s["task"][0] == NEW_X:  # the line search ends on the point it accepts: the last one evaluated
             iteration += 1
-            if record(iteration, *last):
-                return
-            if s["evaluations"] > 2 * config.steps:
-                record.state.stopped = f"L-BFGS-B's line searches took more than {2 * config.steps} evaluations"
+            if record(iteration, *last, int(s["evaluations"])):
                 return
         else:  # with ftol = gtol = 0: a step found no lower loss, or the line search could go no further
             record.state.stopped = ("L-BFGS-B found no lower loss: the loss's rounding is as large as a step's gain "
-                              "(bfloat16 rounds more than float32)")
+                                    "(bfloat16 rounds more than float32)")
+            record.state.evaluations = int(s["evaluations"])
             return

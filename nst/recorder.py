@@ -92,7 +92,7 @@ class RunState:
     config: Config
     plan: Plan | None = None
     inputs: str = ""  # nst.snapshot.fingerprint() of the input images
-    history: list[dict] = field(default_factory=list)  # per step: step, size, [tile], seconds, the losses
+    history: list[dict] = field(default_factory=list)  # per step: step, size, [tile], evaluations, seconds, losses
     size_index: int = 0
     size: int = 0  # the long side now optimised
     tile: int | None = None  # at a size optimised in tiles: which tile
@@ -102,6 +102,7 @@ class RunState:
     totals: list[float] = field(default_factory=list)  # this size's (or tile's) total losses, one per step
     tile_bests: list[dict] = field(default_factory=list)  # at a tiled size: the best entry of each tile done
     stopped: str | None = None  # why this size (or tile) ended before config.steps, if it did
+    evaluations: int = 0  # of the loss at this size (or tile) so far, L-BFGS's line searches' trial points included
     canvas: np.ndarray | None = None  # at a tiled size: the image the tiles are pasted into
     optimizer_state: Callable[[], dict[str, np.ndarray]] | None = None  # the running optimiser's, for snapshots
     started: float = field(default_factory=time.perf_counter)
@@ -126,12 +127,13 @@ class RunState:
         if self.tile is not None and self.best is not None:
             self.tile_bests.append(self.best)
         self.tile, self.first_step = tile, self.step
-        self.best_image, self.best, self.totals, self.stopped = None, None, [], None
+        self.best_image, self.best, self.totals, self.stopped, self.evaluations = None, None, [], None, 0
 
     def record(self, step: int, losses: dict[str, float], image: tf.Tensor) -> dict:
         """Add step ``step`` of this size (counted from 0 at its start) to the history; returns its entry."""
         where = {"size": self.size, **({} if self.tile is None else {"tile": self.tile})}
-        entry = {"step": self.first_step + step, **where, "seconds": round(self.seconds, 4), **losses}
+        entry = {"step": self.first_step + step, **where, "evaluations": self.evaluations,
+                 "seconds": round(self.seconds, 4), **losses}
         if not self.totals or losses["total"] < min(self.totals):
             self.best_image, self.best = tf.convert_to_tensor(image), entry
         self.totals.append(losses["total"])
@@ -176,6 +178,8 @@ class RunState:
         at_size = [entry for entry in self.history if entry["size"] == self.size]
         at_tile = [entry for entry in at_size if entry.get("tile") == snapshot.tile]
         self.first_step, self.totals = at_tile[0]["step"], [entry["total"] for entry in at_tile]
+        # Older snapshots did not count evaluations: one a step is Adam's count, and L-BFGS restores its own.
+        self.evaluations = at_tile[-1].get("evaluations", len(at_tile))
         self.best_image = tf.constant(snapshot.best_image)
         self.best = min(at_tile, key=lambda entry: entry["total"])
         self.tile_bests = [min((e for e in at_size if e.get("tile") == tile), key=lambda entry: entry["total"])
@@ -205,9 +209,13 @@ class Recorder:
             raise NonFiniteLoss(f"the loss became {total} at step {step + self.state.first_step} "
                                 f"({self.state.size} px); lower the weights or the Adam learning rate")
 
-    def __call__(self, step: int, terms: dict[str, tf.Tensor], image: tf.Tensor) -> bool:
+    def __call__(self, step: int, terms: dict[str, tf.Tensor], image: tf.Tensor,
+                 evaluations: int | None = None) -> bool:
+        """Step ``step`` of this size ended with the losses ``terms`` at ``image``, after ``evaluations`` evaluations
+        of the loss at this size (by default one more than the step before: Adam evaluates once a step)."""
         losses = {name: float(value) for name, value in terms.items()}
         self.check_finite(step, losses["total"])
+        self.state.evaluations = self.state.evaluations + 1 if evaluations is None else evaluations
         entry = self.state.record(step, losses, image)
         try:
             self.callback(entry["step"], losses, image)

@@ -23,7 +23,8 @@ class Result:
     """What a run produced: the lowest-loss image seen and the losses of every step."""
 
     image: tf.Tensor  # (1, H, W, 3) in [0, 1]
-    history: list[dict]  # per step: step, size (long side), [tile], seconds since the start, content, style, tv, total
+    history: list[dict]  # per step: step, size (long side), [tile], evaluations of the loss at that size so far,
+    # seconds since the start, content, style, tv, total
     model: dict  # FeatureExtractor.describe()
     config: Config
     seconds: float
@@ -37,6 +38,7 @@ class Result:
     plan: Plan | None = None  # how each size was processed: whole or in tiles, and the memory budget
     weights: dict | None = None  # the weights the run used: content and style after the strength and the pair's
     # scales (nst.balance), tv, and the pair's scales C and S when balance="auto"
+    evaluations: int = 0  # of the loss at the last size (or tile), L-BFGS's line searches' trial points included
 
     @property
     def steps(self) -> int:
@@ -55,6 +57,7 @@ class Result:
             "weights": self.weights,
             "final": {k: self.final[k] for k in ("step", "size", "content", "style", "tv", "total")},
             "steps": self.steps,
+            "evaluations_at_last_size": self.evaluations,
             "seconds": round(self.seconds, 3),
             "steps_per_second": round(self.steps / self.seconds, 3) if self.seconds > 0 else None,
             "interrupted": self.interrupted,

@@ -25,7 +25,7 @@ import tensorflow as tf
 from nst.config import Config
 from nst.images import write_atomically
 
-RESUMABLE_CHANGES = ("steps", "tolerance")  # the only settings a resumed run may change
+RESUMABLE_CHANGES = ("steps", "evaluations", "tolerance")  # the only settings a resumed run may change
 
 
 def fingerprint(*images: tf.Tensor | None) -> str:
@@ -62,7 +62,8 @@ class Snapshot:
         for f in dataclasses.fields(Config):
             if f.name not in RESUMABLE_CHANGES and getattr(config, f.name) != getattr(self.config, f.name):
                 raise ValueError(f"the snapshot was made with {f.name}={getattr(self.config, f.name)!r}, "
-                                 f"not {getattr(config, f.name)!r}; only {' and '.join(RESUMABLE_CHANGES)} may change")
+                                 f"not {getattr(config, f.name)!r}; only {', '.join(RESUMABLE_CHANGES[:-1])} and "
+                                 f"{RESUMABLE_CHANGES[-1]} may change")
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the snapshot to ``path`` (.npz) atomically: a crash while saving keeps the previous one."""

@@ -178,7 +178,7 @@ def _result(run: _Run, image: tf.Tensor, interrupted: bool, error: str | None, s
     return Result(image=image, history=state.history, model=run.objective.extractor.describe(), config=config,
                   seconds=state.seconds, final=state.final(), interrupted=interrupted, error=error, snapshot=snapshot,
                   stopped=state.stopped, stopped_note=note, sizes=run.plan.sizes[:state.size_index + 1], plan=run.plan,
-                  weights=run.objective.weights())
+                  weights=run.objective.weights(), evaluations=state.evaluations)
 
 
 def stylize(content: ImageLike, style: ImageLike | list[ImageLike], config: Config = Config(),

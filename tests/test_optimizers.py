@@ -7,6 +7,7 @@ import tensorflow as tf
 
 from nst import Config
 from nst.lbfgs import run_lbfgs
+from nst.optimizers import run_adam
 from nst.recorder import Recorder, RunState
 
 # Rosenbrock's valley along the pixels, plus a pull that puts part of its minimum outside [0, 1].
@@ -68,3 +69,29 @@ def test_lbfgs_says_why_it_ended_when_no_step_lowers_the_loss():
     record = Recorder(RunState(config))
     run_lbfgs(lambda x: as_terms(rosenbrock(x)), START, config, record)
     assert len(record.state.history) == 31 and record.state.stopped is None  # it ran its 30 steps
+
+
+def test_lbfgs_stops_at_its_limit_of_evaluations_and_counts_them_in_the_history():
+    evaluations = tf.Variable(0)
+
+    def loss_fn(x):
+        evaluations.assign_add(1)  # the line searches' trial points too
+        return as_terms(rosenbrock(x))
+
+    config = Config(steps=30, evaluations=12, tolerance=0.0)
+    record = Recorder(RunState(config))
+    run_lbfgs(loss_fn, START, config, record)
+    counts = [entry["evaluations"] for entry in record.state.history]  # up to each step accepted
+    assert counts[0] == 1 and counts == sorted(counts) and len(counts) < 13
+    assert record.state.evaluations == int(evaluations) == 12  # the unfinished line search's trial points too
+    assert record.state.stopped == "L-BFGS-B evaluated the loss 12 times, its limit (config.evaluations)"
+    evaluations.assign(0)
+    record = Recorder(RunState(Config(steps=8, tolerance=0.0)))  # no limit of its own: twice the steps
+    run_lbfgs(loss_fn, START, record.state.config, record)
+    assert record.state.history[-1]["evaluations"] == record.state.evaluations == int(evaluations) <= 16
+
+
+def test_adam_evaluates_the_loss_once_a_step():
+    record = Recorder(RunState(Config(optimizer="adam", steps=3)))
+    run_adam(lambda x: as_terms(rosenbrock(x)), START, record.state.config, record)
+    assert [entry["evaluations"] for entry in record.state.history] == [1, 2, 3, 4]  # the last update scored too

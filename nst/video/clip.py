@@ -41,21 +41,25 @@ TEMPORAL_WEIGHT = 1e9
 METRICS = "metrics.json"  # in the output folder, beside the frames
 
 
-LATER_SHARE = 4  # each later frame gets a quarter of the steps the first frame took at its full size
+LATER_SHARE = 4  # a later frame may evaluate the loss a quarter as many times as the first frame did at its size
 
 
-def later_frames(config: Config, first_steps: int, steps: int | None = None) -> Config:
-    """The settings of the frames after the first: ``steps``, by default a quarter of ``first_steps`` (the steps the
-    first frame took at its full size before its loss stopped falling: how far this pair's frames have to go; a
-    later frame starts close to its result), at the full size only (coarse-to-fine would blur the warm start)."""
-    return dataclasses.replace(config, start_size=0,
-                               steps=max(1, -(-first_steps // LATER_SHARE)) if steps is None else steps)
+def later_frames(config: Config, first_evaluations: int, steps: int | None = None) -> Config:
+    """The settings of the frames after the first: at the full size only (coarse-to-fine would blur the warm start),
+    and at most a quarter of ``first_evaluations``, the evaluations of the loss the first frame made at its full size
+    before its loss stopped falling: how far this pair's frames have to go, a later frame starting close to its
+    result (and at least one step). Evaluations, not steps: each costs the same, and near a minimum a step's line
+    search takes several. ``steps`` replaces that budget with a number of steps."""
+    if steps is not None:
+        return dataclasses.replace(config, start_size=0, steps=steps)
+    return dataclasses.replace(config, start_size=0, evaluations=max(1, -(-first_evaluations // LATER_SHARE)))
 
 
-def steps_at_size(result) -> int:
-    """The steps a run (``nst.Result``) took at its last size."""
-    at_size = [entry["step"] for entry in result.history if entry["size"] == result.history[-1]["size"]]
-    return at_size[-1] - at_size[0]
+def at_size(result) -> tuple[int, int]:
+    """The steps a run (``nst.Result``) took at its last size, and the evaluations of the loss it made there."""
+    last = result.history[-1]
+    first = next(entry for entry in result.history if entry["size"] == last["size"])
+    return last["step"] - first["step"], result.evaluations
 
 
 @dataclass
@@ -112,9 +116,9 @@ def motion(frame: np.ndarray, previous: Previous) -> Motion:
 
 
 def _frame_entry(index: int, result, seconds: float, error: float | None) -> dict:
-    final = result.final
-    return {"frame": index + 1, "steps": result.history[-1]["step"], "steps_at_size": steps_at_size(result),
-            "seconds": round(seconds, 3),
+    final, (steps, evaluations) = result.final, at_size(result)
+    return {"frame": index + 1, "steps": result.history[-1]["step"], "steps_at_size": steps,
+            "evaluations_at_size": evaluations, "seconds": round(seconds, 3),
             **{name: final[name] for name in ("content", "style", "tv", "total")},
             "temporal": final.get("temporal", 0.0), "warping_error": error, "stopped": result.stopped}
 
@@ -125,7 +129,8 @@ def _settings(style, config: Config, later_steps: int | None, temporal_weight: f
     return json.loads(json.dumps({
         "style": [str(s) if isinstance(s, (str, os.PathLike)) else f"pixels {fingerprint(s)}" for s in styles],
         "temporal_weight": temporal_weight, "config": dataclasses.asdict(config),
-        "later_frames": {"steps": later_steps or f"1/{LATER_SHARE} of the first frame's at its size"}}))
+        "later_frames": {"steps": later_steps} if later_steps else
+        {"evaluations": f"1/{LATER_SHARE} of the first frame's at its size"}}))
 
 
 def _metrics(clip: Clip, settings: dict, frames: list[dict]) -> dict:
@@ -177,9 +182,11 @@ def stylize_video(frames: str | os.PathLike | Sequence[np.ndarray] | Clip, style
         if index == len(entries) - 1:  # the last frame written: the next one starts from it
             previous = Previous(frame, _read_back(written[-1]))
             continue
-        frame_config = config if not entries else later_frames(config, entries[0]["steps_at_size"], later_steps)
+        frame_config = config if not entries else later_frames(config, entries[0]["evaluations_at_size"],
+                                                               later_steps)
         if hasattr(callback, "start_frame"):
-            callback.start_frame(index, len(clip.names), frame_config.steps)
+            callback.start_frame(index, len(clip.names), min(frame_config.steps,
+                                                             frame_config.evaluations or frame_config.steps))
         started = time.perf_counter()
         moved = None if previous is None else motion(frame, previous)
         result = stylize(frame, style, frame_config, callback=callback, extractor=extractor,
