@@ -154,7 +154,9 @@ def test_a_run_writes_the_image_and_metrics_whose_losses_can_be_recomputed(tmp_p
     assert record["model"]["weights_md5"] == "253f8cb515780f3b799900260a226db6"
     assert record["model"]["parameters"] == 15304768  # the 14 conv layers up to block5_conv2: 20,024,384 less two
     assert [e["step"] for e in record["history"]] == list(range(7))
-    assert set(record["history"][0]) == {"step", "size", "seconds", "content", "style", "tv", "floor", "total"}
+    assert set(record["history"][0]) == {"step", "size", "evaluations", "seconds", "content", "style", "tv", "floor",
+                                         "total"}
+    assert record["history"][0]["evaluations"] == 1 and record["evaluations_at_last_size"] >= 6
     assert record["steps"] == 6 and record["steps_per_second"] > 0 and record["device"]
     assert record["versions"]["tensorflow"] and record["config"]["size"] == 64
     assert record["stopped"] is None  # it ran its 6 steps
