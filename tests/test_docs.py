@@ -387,7 +387,8 @@ def fragments() -> dict[str, list[str]]:
             first, later = frames[0], frames[1:]
             most = -(-first["evaluations"] // share)  # the code's share of the first frame's evaluations
             assert all(f["evaluations"] <= most for f in later)
-            low, high = (f"{f(g['seconds'] for g in later):.0f}" for f in (min, max))
+            seconds = [f["seconds"] for f in later]
+            low, high = f"{min(seconds):.0f}", f"{max(seconds):.0f}"
             page.append(f"{size} px, {clip}: the first frame {first['seconds']:.0f} s ({first['steps']} steps, "
                         f"{first['evaluations']} evaluations), the later ones {low if low == high else f'{low} to {high}'}"
                         f" s ({min(f['steps'] for f in later)} to {max(f['steps'] for f in later)} steps, {most} "

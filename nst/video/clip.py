@@ -129,7 +129,7 @@ def _settings(style, config: Config, later_steps: int | None, temporal_weight: f
     return json.loads(json.dumps({
         "style": [str(s) if isinstance(s, (str, os.PathLike)) else f"pixels {fingerprint(s)}" for s in styles],
         "temporal_weight": temporal_weight, "config": dataclasses.asdict(config),
-        "later_frames": {"steps": later_steps} if later_steps else
+        "later_frames": {"steps": later_steps} if later_steps is not None else
         {"evaluations": f"1/{LATER_SHARE} of the first frame's at its size"}}))
 
 
